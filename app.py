@@ -1,0 +1,27 @@
+"""The Chalice app: middleware, blueprints and scheduled functions. Nothing else."""
+from chalice import Chalice, ConvertToMiddleware, Rate
+
+from chalicelib import jobs
+from chalicelib.api import auth, data, instances, internal, keys, meta
+from chalicelib.observability import logger, tracer
+
+app = Chalice(app_name="adminplane")
+app.register_middleware(ConvertToMiddleware(logger.inject_lambda_context(clear_state=True)))
+app.register_middleware(ConvertToMiddleware(tracer.capture_lambda_handler))
+
+for blueprint in (auth, instances, keys, internal, data, meta):
+    app.register_blueprint(blueprint.bp)
+
+
+def _schedule(name: str, minutes: int):
+    def handler(event):
+        result = jobs.run(name)
+        logger.info("scheduled job done", extra={"job": name, "result": result})
+        return result
+    handler.__name__ = f"job_{name}"
+    return app.schedule(Rate(minutes, unit=Rate.MINUTES), name=f"job_{name}")(handler)
+
+
+# Lambda finds each scheduled handler as a module attribute named after it.
+for _name, (_minutes, _module) in jobs.SCHEDULES.items():
+    globals()[f"job_{_name}"] = _schedule(_name, _minutes)

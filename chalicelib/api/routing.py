@@ -1,0 +1,241 @@
+"""Route declarations: each route states once who may call it, what body it takes and
+what it audits. The wrapper made here enforces all three, answers every error in the
+documented shape, and feeds the OpenAPI document and the generated tests."""
+from __future__ import annotations
+
+import functools
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Callable
+
+from chalicelib.errors import AppError
+
+MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
+ANY_ADMIN = "any"  # any logged-in admin, whatever their permissions
+# Chalice refuses other content types with its own error shape before our code runs;
+# listing the common ones lets our handler answer in the documented shape instead.
+CONTENT_TYPES = ["application/json", "text/plain", "application/x-ndjson",
+                 "application/octet-stream", "application/x-www-form-urlencoded"]
+
+
+@dataclass
+class RouteSpec:
+    path: str
+    method: str
+    name: str
+    summary: str
+    auth: str                     # "admin" | "node" | "api_key" | "public"
+    permission: str | None = None  # admin routes: the permission needed
+    scope: str | None = None       # api_key routes: the key scope needed
+    body: dict | None = None       # JSON Schema of the body
+    query: dict | None = None      # name -> JSON Schema of a query parameter
+    audit: str | None = None       # the audit action a successful call records
+    status: int = 200
+    surface: str = "admin"         # error shape: "admin" (seed 004) or "data" (platform)
+    tags: tuple = ()
+    body_required: bool = True
+    rate_limit: str | None = None
+    responses: dict = field(default_factory=dict)
+
+    @property
+    def mutating(self) -> bool:
+        return self.method in MUTATING
+
+    @property
+    def path_params(self) -> list[str]:
+        return re.findall(r"{(\w+)}", self.path)
+
+
+ROUTES: list[RouteSpec] = []
+
+
+class Ctx:
+    """What a handler gets besides its path parameters."""
+
+    def __init__(self, spec: RouteSpec, request, principal, body, query, origin):
+        self.spec = spec
+        self.request = request
+        self.principal = principal
+        self.body = body
+        self.query = query
+        self.origin = origin
+        self.status = spec.status
+        self.headers: dict = {}
+
+    def audit(self, target: str, details: dict | None = None, action: str | None = None,
+              actor=None) -> None:
+        from chalicelib.services import audit
+        audit.record(actor or self.principal, action or self.spec.audit, target, details,
+                     self.origin)
+
+
+def route(bp, path: str, method: str, *, summary: str, auth: str = "admin",
+          permission: str | None = None, scope: str | None = None, body: dict | None = None,
+          query: dict | None = None, audit: str | None = None, status: int = 200,
+          surface: str = "admin", tags: tuple = (), body_required: bool = True,
+          rate_limit: str | None = None, responses: dict | None = None):
+    if auth == "admin" and not permission:
+        raise ValueError(f"{method} {path}: admin routes must name a permission")
+    if auth == "admin" and method in MUTATING and not audit:
+        raise ValueError(f"{method} {path}: mutating admin routes must name an audit action")
+
+    def decorate(fn: Callable):
+        spec = RouteSpec(path=path, method=method, name=fn.__name__, summary=summary,
+                         auth=auth, permission=permission, scope=scope, body=body, query=query,
+                         audit=audit, status=status, surface=surface, tags=tags,
+                         body_required=body_required, rate_limit=rate_limit,
+                         responses=responses or {})
+        ROUTES.append(spec)
+
+        @functools.wraps(fn)
+        def view(**params):
+            return dispatch(spec, fn, bp.current_request, params)
+
+        bp.route(path, methods=[method], content_types=CONTENT_TYPES)(view)
+        return fn
+
+    return decorate
+
+
+def dispatch(spec: RouteSpec, fn: Callable, request, params: dict):
+    from chalice import Response
+
+    from chalicelib.api import guards
+    from chalicelib.services import audit
+    from chalicelib.services.principal import Origin
+
+    origin = Origin(ip_address=_source_ip(request), user_agent=_header(request, "user-agent"))
+    audit.begin_request()
+    try:
+        principal = guards.authenticate(spec, request, params)
+        guards.rate_limit(spec, principal)
+        body = _parse_body(spec, request)
+        query = _parse_query(spec, request)
+        ctx = Ctx(spec, request, principal, body, query, origin)
+        result = fn(ctx, **params)
+        if spec.audit and audit.written() != 1:
+            raise RuntimeError(f"{spec.method} {spec.path} wrote {audit.written()} audit "
+                               "entries; every admin act writes exactly one")
+        if isinstance(result, Response):
+            return result
+        return Response(body=_json(result), status_code=ctx.status,
+                        headers={"Content-Type": "application/json", **ctx.headers})
+    except AppError as err:
+        body = err.data_body() if spec.surface == "data" else err.admin_body()
+        return Response(body=_json(body), status_code=err.status,
+                        headers={"Content-Type": "application/json", **err.headers})
+    except Exception as exc:  # noqa: BLE001 - the one place that turns crashes into 500s
+        return _internal_error(spec, exc, params, request)
+
+
+def _internal_error(spec: RouteSpec, exc: Exception, params: dict, request):
+    from chalice import Response
+
+    from chalicelib.observability import logger
+    from chalicelib.services import error_log
+
+    context = {"path": request.path if hasattr(request, "path") else spec.path,
+               "params": params, "query": dict(request.query_params or {}),
+               "request_id": _request_id(request),
+               "instance_id": params.get("instance_id"), "environment": params.get("env")}
+    error_id = None
+    try:
+        error_id = error_log.record(exc, spec.path, spec.method, context)
+    except Exception:  # noqa: BLE001 - storage down: still answer without a trace
+        logger.exception("could not store error record")
+    logger.exception("unhandled error", extra={"error_id": error_id, "route": spec.path})
+    err = AppError("INTERNAL_ERROR", extra={"error_id": error_id})
+    body = err.data_body() if spec.surface == "data" else err.admin_body()
+    return Response(body=_json(body), status_code=500,
+                    headers={"Content-Type": "application/json"})
+
+
+def _json(value) -> str:
+    return json.dumps(value, separators=(",", ":"), default=str)
+
+
+def _header(request, name: str) -> str | None:
+    return (request.headers or {}).get(name)
+
+
+def _source_ip(request) -> str | None:
+    identity = (request.context or {}).get("identity") or {}
+    return identity.get("sourceIp")
+
+
+def _request_id(request) -> str | None:
+    return (request.context or {}).get("requestId")
+
+
+def _parse_body(spec: RouteSpec, request):
+    if spec.body is None:
+        return None
+    raw = request.raw_body or b""
+    if not raw.strip():
+        if spec.body_required:
+            raise AppError("VALIDATION_ERROR", "A JSON body is required",
+                           details=[{"path": "", "message": "body is required"}])
+        data = {}
+    else:
+        try:
+            data = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            raise AppError("VALIDATION_ERROR", "Body is not valid JSON",
+                           details=[{"path": "", "message": "body is not valid JSON"}])
+    validate(spec.body, data)
+    return data
+
+
+def _parse_query(spec: RouteSpec, request) -> dict:
+    raw = dict(request.query_params or {})
+    if not spec.query:
+        return {}
+    out, problems = {}, []
+    for name, schema in spec.query.items():
+        if name not in raw:
+            if "default" in schema:
+                out[name] = schema["default"]
+            continue
+        try:
+            out[name] = _coerce(raw[name], schema.get("type", "string"))
+        except ValueError:
+            problems.append({"path": name, "message": f"{name} must be {schema.get('type')}"})
+    if problems:
+        raise AppError("VALIDATION_ERROR", problems[0]["message"], details=problems)
+    validate({"type": "object", "properties": spec.query}, out)
+    return out
+
+
+def _coerce(text: str, kind: str):
+    if kind == "integer":
+        return int(text)
+    if kind == "number":
+        return float(text)
+    if kind == "boolean":
+        if text.lower() in ("true", "1"):
+            return True
+        if text.lower() in ("false", "0"):
+            return False
+        raise ValueError(text)
+    return text
+
+
+@functools.lru_cache(maxsize=None)
+def _validator(schema_json: str):
+    from jsonschema import Draft202012Validator  # deferred: only requests with bodies pay
+    return Draft202012Validator(json.loads(schema_json),
+                                format_checker=Draft202012Validator.FORMAT_CHECKER)
+
+
+def validate(schema: dict, data) -> None:
+    """Every problem at once, as {path, message}; 400 VALIDATION_ERROR."""
+    validator = _validator(json.dumps(schema, sort_keys=True))
+    problems = []
+    for error in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.path))):
+        path = ".".join(str(p) for p in error.absolute_path)
+        problems.append({"path": path, "message": error.message})
+    if problems:
+        first = problems[0]
+        message = f"{first['path']}: {first['message']}" if first["path"] else first["message"]
+        raise AppError("VALIDATION_ERROR", message, details=problems)

@@ -1,0 +1,80 @@
+"""The one error registry: every error the control plane answers with.
+
+Seed 004 fixes 4001 and 4009-4013; every other code is ours and listed in the
+README's table, which a test keeps in step with this module.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ErrorKind:
+    name: str
+    code: int
+    status: int
+    message: str
+
+
+_KINDS = [
+    ErrorKind("VALIDATION_ERROR", 4000, 400, "The request is not valid"),
+    ErrorKind("INVALID_SIGNATURE", 4001, 403, "Challenge signature verification failed"),
+    ErrorKind("UNAUTHENTICATED", 4002, 401, "A valid bearer token is required"),
+    ErrorKind("TOKEN_EXPIRED", 4003, 401, "The token has expired. Log in again."),
+    ErrorKind("SESSION_REVOKED", 4005, 401, "The session has been logged out"),
+    ErrorKind("INVALID_CREDENTIALS", 4006, 401, "Email or password is incorrect"),
+    ErrorKind("STALE_TIMESTAMP", 4007, 401, "Timestamp is more than 300 seconds from the server clock"),
+    ErrorKind("INVALID_NODE_SECRET", 4008, 401, "A valid X-Node-Secret header is required"),
+    ErrorKind("INVALID_ADMIN", 4009, 401, "Device is not configured as admin"),
+    ErrorKind("CHALLENGE_EXPIRED", 4010, 410, "Challenge has expired. Request a new one."),
+    ErrorKind("INSUFFICIENT_PERMISSIONS", 4011, 403, "Admin does not have the required permission"),
+    ErrorKind("INVALID_CONFIG", 4012, 400, "Invalid configuration value"),
+    ErrorKind("DEVICE_NOT_FOUND", 4013, 404, "Device not found"),
+    ErrorKind("NOT_FOUND", 4040, 404, "Resource not found"),
+    ErrorKind("INSTANCE_NOT_FOUND", 4041, 404, "Instance not found"),
+    ErrorKind("KEY_NOT_FOUND", 4042, 404, "API key not found"),
+    ErrorKind("ERROR_NOT_FOUND", 4043, 404, "No error with that id"),
+    ErrorKind("CONFLICT", 4090, 409, "The request conflicts with the current state"),
+    ErrorKind("KEY_REVOKED", 4091, 409, "API key is already revoked"),
+    ErrorKind("DEVICE_KEY_MISMATCH", 4092, 409, "Device address does not match its public key"),
+    ErrorKind("UNSUPPORTED_MEDIA_TYPE", 4150, 415, "Request body must be application/json"),
+    ErrorKind("INVALID_API_KEY", 4016, 401, "API key is missing, unknown or revoked"),
+    ErrorKind("RATE_LIMITED", 4290, 429, "Too many requests"),
+    ErrorKind("INTERNAL_ERROR", 5000, 500, "Internal error; quote error_id when reporting it"),
+    ErrorKind("SERVICE_UNAVAILABLE", 5030, 503, "A backing service is unavailable"),
+]
+
+KINDS: dict[str, ErrorKind] = {k.name: k for k in _KINDS}
+
+
+class AppError(Exception):
+    """An error the client caused or may act on; answered in the documented shape."""
+
+    def __init__(self, name: str, message: str | None = None, *, details=None,
+                 headers: dict | None = None, extra: dict | None = None):
+        kind = KINDS[name]
+        super().__init__(message or kind.message)
+        self.kind = kind
+        self.message = message or kind.message
+        self.details = details
+        self.headers = headers or {}
+        self.extra = extra or {}
+
+    @property
+    def status(self) -> int:
+        return self.kind.status
+
+    def admin_body(self) -> dict:
+        body = {"error": self.kind.name, "message": self.message, "code": self.kind.code}
+        if self.details is not None:
+            body["details"] = self.details
+        body.update(self.extra)
+        return body
+
+    def data_body(self) -> dict:
+        """The event platform's own error shape, for the /data surface."""
+        body = {"ok": False, "error": self.message, "code": self.kind.name}
+        if self.details is not None:
+            body["details"] = self.details
+        body.update(self.extra)
+        return body

@@ -1,0 +1,43 @@
+"""The device registry the chat server fills over the internal API."""
+from __future__ import annotations
+
+from chalicelib import clock, settings
+from chalicelib.domain import devices as ids
+from chalicelib.errors import AppError
+from chalicelib.store.conditions import condition_failed
+from chalicelib.store.tables import Device
+
+
+def to_json(device: Device) -> dict:
+    return {"device_address": device.device_address, "public_key": device.public_key,
+            "trust_tier": device.trust_tier, "first_seen": int(device.first_seen)}
+
+
+def register(public_key_hex: str, device_address: str | None = None) -> tuple[dict, bool]:
+    """(record, created). Registering the same key again returns the first record."""
+    from pynamodb.exceptions import PutError
+    try:
+        key = ids.parse_public_key(public_key_hex)
+    except ValueError as exc:
+        raise AppError("VALIDATION_ERROR", str(exc),
+                       details=[{"path": "public_key", "message": str(exc)}])
+    address = ids.device_address(key, settings.get().server_name)
+    if device_address is not None and device_address.lower() != address:
+        raise AppError("DEVICE_KEY_MISMATCH",
+                       f"device_address should be {address} for this public key")
+    device = Device(device_address=address, public_key=key.hex(), first_seen=clock.now_int(),
+                    trust_tier="new")
+    try:
+        device.save(condition=Device.device_address.does_not_exist())
+        return to_json(device), True
+    except PutError as exc:
+        if not condition_failed(exc):
+            raise
+    return to_json(Device.get(address, consistent_read=True)), False
+
+
+def get(address: str) -> dict:
+    try:
+        return to_json(Device.get(address.lower()))
+    except Device.DoesNotExist:
+        raise AppError("DEVICE_NOT_FOUND")

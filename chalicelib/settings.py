@@ -1,0 +1,31 @@
+"""Deployment settings, read from the environment once per container."""
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+
+
+@lru_cache(maxsize=1)
+def get() -> "Settings":
+    return Settings()
+
+
+class Settings:
+    def __init__(self):
+        env = os.environ
+        self.table_prefix = env.get("TABLE_PREFIX", "adminplane-dev-")
+        self.bucket_prefix = env.get("BUCKET_PREFIX", "adminplane-dev-")
+        self.region = env.get("AWS_DEFAULT_REGION") or env.get("AWS_REGION") or "us-east-1"
+        self.endpoint_url = env.get("AWS_ENDPOINT_URL") or None
+        self.signing_secret_name = env.get("SIGNING_KEY_SECRET", "adminplane/dev/jwt-signing-key")
+        self.node_secret_name = env.get("NODE_SECRET_NAME", "adminplane/dev/node-secret")
+        self.server_name = env.get("SERVER_NAME", "chat.example.com")
+        self.server_config_file = env.get("SERVER_CONFIG_FILE", "server.toml")
+        self.token_audience = env.get("TOKEN_AUDIENCE", "adminplane")
+        self.version = env.get("APP_VERSION", "1.0.0")
+        # argon2id cost; production keeps libsodium's "interactive" limits.
+        self.pwhash_profile = env.get("PASSWORD_HASH_PROFILE", "interactive")
+
+
+def reset() -> None:
+    get.cache_clear()

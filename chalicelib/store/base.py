@@ -1,0 +1,29 @@
+"""What every table shares: where it lives and how it is billed."""
+from __future__ import annotations
+
+from pynamodb.models import Model
+
+from chalicelib import settings
+
+
+def table_meta(name: str):
+    """A PynamoDB Meta for table `name`, placed by the deployment's settings."""
+    s = settings.get()
+
+    class Meta:
+        table_name = s.table_prefix + name
+        region = s.region
+        host = s.endpoint_url
+        billing_mode = "PAY_PER_REQUEST"
+        max_retry_attempts = 3
+        connect_timeout_seconds = 2
+        read_timeout_seconds = 5
+
+    return Meta
+
+
+class BaseModel(Model):
+    """Marker base so the resource list can find every table declaration."""
+
+    class Meta:
+        abstract = True

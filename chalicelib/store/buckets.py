@@ -1,0 +1,17 @@
+"""Every S3 bucket, declared once."""
+from __future__ import annotations
+
+from chalicelib import settings
+
+# logical name -> what it holds
+BUCKETS = {
+    "blobs": "binary blobs of instances (WASM modules, config files)",
+    "backups": "event-store backups and root checkpoints",
+    "exports": "audit and event exports too large for one response",
+}
+
+
+def bucket_name(logical: str) -> str:
+    if logical not in BUCKETS:
+        raise KeyError(logical)
+    return settings.get().bucket_prefix + logical
