@@ -69,8 +69,7 @@ def schedule_revocation(ctx, key_id):
         raise AppError("VALIDATION_ERROR", f"revoke_at: {exc}",
                        details=[{"path": "revoke_at", "message": str(exc)}])
     updated = keys.schedule_revocation(key_id, revoke_at)
-    ctx.audit(key_id, {"revoke_at": clock.iso(revoke_at)})
-    updated["revoke_at"] = clock.iso(int(revoke_at))
+    ctx.audit(key_id, {"revoke_at": updated["revoke_at"]})
     return updated
 
 

@@ -10,6 +10,7 @@ from chalicelib.domain import api_keys
 from chalicelib.errors import AppError
 from chalicelib.services import audit, instances
 from chalicelib.services.principal import SCHEDULER, Origin, Principal
+from chalicelib.store.base import transact_write
 from chalicelib.store.conditions import condition_failed
 from chalicelib.store.tables import ApiKey
 
@@ -74,8 +75,7 @@ def _live(key: ApiKey, now: float) -> bool:
 def rotate(actor: Principal, key_id: str, grace_seconds: int) -> dict:
     """A new key with the same name, scope and environment; the old one ends now or
     after the grace period, atomically with the new one's creation."""
-    from pynamodb.connection import TransactWriteError
-    from pynamodb.transactions import TransactWrite
+    from pynamodb.exceptions import TransactWriteError
 
     old = find(key_id)
     now = clock.now_int()
@@ -88,7 +88,7 @@ def rotate(actor: Principal, key_id: str, grace_seconds: int) -> dict:
     else:
         ends = [ApiKey.revoked_at.set(now), ApiKey.revoke_pending.remove()]
     try:
-        with TransactWrite() as tx:
+        with transact_write() as tx:
             tx.save(new, condition=ApiKey.key_hash.does_not_exist())
             tx.update(old, actions=ends, condition=ApiKey.revoked_at.does_not_exist())
     except TransactWriteError as exc:

@@ -27,3 +27,18 @@ class BaseModel(Model):
 
     class Meta:
         abstract = True
+
+
+_connection = None
+
+
+def transact_write():
+    """A PynamoDB TransactWrite on the deployment's endpoint (one round trip)."""
+    global _connection
+    from pynamodb.connection import Connection
+    from pynamodb.transactions import TransactWrite
+
+    s = settings.get()
+    if _connection is None or _connection.region != s.region or _connection.host != s.endpoint_url:
+        _connection = Connection(region=s.region, host=s.endpoint_url)
+    return TransactWrite(connection=_connection)
