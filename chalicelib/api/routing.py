@@ -145,10 +145,25 @@ def _internal_error(spec: RouteSpec, exc: Exception, params: dict, request):
     except Exception:  # noqa: BLE001 - storage down: still answer without a trace
         logger.exception("could not store error record")
     logger.exception("unhandled error", extra={"error_id": error_id, "route": spec.path})
-    err = AppError("INTERNAL_ERROR", extra={"error_id": error_id})
+    kind = "SERVICE_UNAVAILABLE" if _backend_unreachable(exc) else "INTERNAL_ERROR"
+    err = AppError(kind, extra={"error_id": error_id})
     body = err.data_body() if spec.surface == "data" else err.admin_body()
-    return Response(body=_json(body), status_code=500,
-                    headers={"Content-Type": "application/json"})
+    headers = {"Content-Type": "application/json"}
+    if kind == "SERVICE_UNAVAILABLE":
+        headers["Retry-After"] = "5"
+    return Response(body=_json(body), status_code=err.status, headers=headers)
+
+
+def _backend_unreachable(exc: BaseException) -> bool:
+    """DynamoDB, S3 or Secrets Manager out of reach: 503 and retry, not a bug."""
+    from botocore.exceptions import ConnectionError as BotoConnectionError
+    from botocore.exceptions import HTTPClientError
+    seen = 0
+    while exc is not None and seen < 10:
+        if isinstance(exc, (BotoConnectionError, HTTPClientError)):
+            return True
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return False
 
 
 def _json(value) -> str:

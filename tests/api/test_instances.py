@@ -67,3 +67,17 @@ def test_unknown_error_id_is_404(stack):
     inst = stack.call("POST", "/api/instances", token, body={"name": "acme"}).json["id"]
     answer = stack.call("GET", f"/api/instances/{inst}/ops/prod/errors/err_nope", token)
     assert answer.status == 404 and answer.json["error"] == "ERROR_NOT_FOUND"
+
+
+def test_unreachable_storage_is_503_with_error_id(stack, monkeypatch):
+    from botocore.exceptions import EndpointConnectionError
+
+    from chalicelib.services import instances
+    token = stack.operator_token()
+
+    def down():
+        raise EndpointConnectionError(endpoint_url="http://dynamodb")
+    monkeypatch.setattr(instances, "list_all", down)
+    answer = stack.call("GET", "/api/instances", token)
+    assert answer.status == 503 and answer.json["error"] == "SERVICE_UNAVAILABLE"
+    assert answer.json["error_id"] and answer.headers["Retry-After"] == "5"
