@@ -23,5 +23,6 @@ def _schedule(name: str, minutes: int):
 
 
 # Lambda finds each scheduled handler as a module attribute named after it.
-for _name, (_minutes, _module) in jobs.SCHEDULES.items():
+for _name, (_minutes, _) in jobs.SCHEDULES.items():
     globals()[f"job_{_name}"] = _schedule(_name, _minutes)
+del _name, _minutes

@@ -1,0 +1,262 @@
+"""The real stack as `make run` starts it (moto's server, bootstrap, `chalice local`, the
+schedules), driven over HTTP: device and operator login, an instance, an API key's life
+cycle, token refresh and logout, a busy port, and a clean Ctrl-C."""
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import requests
+from nacl.signing import SigningKey
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+READY_TIMEOUT = 60.0
+STOP_TIMEOUT = 15.0
+SERVER_NAME = "chat.example.com"
+ADMIN_EMAIL = "admin@example.com"
+ADMIN_PASSWORD = "e2e correct horse battery staple"
+NODE_SECRET = "e2e-node-secret"
+
+
+# --- helpers ---------------------------------------------------------------------------
+
+def free_port(taken: tuple[int, ...] = ()) -> int:
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        if port not in taken:
+            return port
+
+
+def runner_env(port: int, moto_port: int, local_dir: Path, **extra: str) -> dict:
+    env = dict(os.environ)
+    env.update({
+        "PORT": str(port),
+        "MOTO_PORT": str(moto_port),
+        "LOCAL_DIR": str(local_dir),  # leaves the developer's .local/ alone
+        "ADMIN_EMAIL": ADMIN_EMAIL,
+        "ADMIN_PASSWORD": ADMIN_PASSWORD,
+        "NODE_SECRET": NODE_SECRET,
+        "SERVER_NAME": SERVER_NAME,
+        "PYTHONUNBUFFERED": "1",
+    })
+    env.update(extra)
+    return env
+
+
+def start_runner(env: dict, **popen) -> subprocess.Popen:
+    """`python -m local.run` as `make run` starts it, in a process group of its own."""
+    return subprocess.Popen([sys.executable, "-m", "local.run"], cwd=PROJECT_DIR, env=env,
+                            stdin=subprocess.DEVNULL, start_new_session=True, **popen)
+
+
+def kill_group(proc: subprocess.Popen) -> None:
+    """SIGKILL what is left of the runner's group (it and `chalice local`); never raises."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        pass
+
+
+def group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+
+
+@dataclass
+class Stack:
+    url: str
+    proc: subprocess.Popen
+    log_path: Path
+    device_key: SigningKey
+    http: requests.Session = field(default_factory=requests.Session)
+
+    @property
+    def device_address(self) -> str:
+        public = self.device_key.verify_key.encode()
+        return f"{hashlib.blake2b(public, digest_size=16).hexdigest()}@{SERVER_NAME}"
+
+    def output(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def call(self, method: str, path: str, token: str | None = None, body=None,
+             headers: dict | None = None) -> requests.Response:
+        hdrs = dict(headers or {})
+        if token:
+            hdrs["Authorization"] = f"Bearer {token}"
+        return self.http.request(method, self.url + path, json=body, headers=hdrs, timeout=30)
+
+    def wait_ready(self, timeout: float = READY_TIMEOUT) -> None:
+        deadline = time.monotonic() + timeout
+        last: object = None
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                pytest.fail(f"the runner exited with code {self.proc.returncode} before it "
+                            f"was ready; its output:\n{self.output()}")
+            try:
+                answer = requests.get(self.url + "/openapi.json", timeout=2)
+                last = answer.status_code
+                # the runner prints its how-to once its own readiness check has passed
+                if answer.status_code == 200 and "ready at" in self.output():
+                    return
+            except requests.RequestException as exc:
+                last = exc
+            time.sleep(0.25)
+        pytest.fail(f"the stack was not ready within {timeout:.0f} s (last: {last!r}); "
+                    f"the runner's output:\n{self.output()}")
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("e2e-stack")
+    port = free_port()
+    moto_port = free_port(taken=(port,))
+    key = SigningKey.generate()
+    env = runner_env(port, moto_port, tmp / "local",
+                     ADMIN_DEVICE_PUBLIC_KEY=key.verify_key.encode().hex())
+    log_path = tmp / "runner.log"
+    with open(log_path, "wb") as log:
+        proc = start_runner(env, stdout=log, stderr=subprocess.STDOUT)
+    running = Stack(url=f"http://127.0.0.1:{port}", proc=proc, log_path=log_path,
+                    device_key=key)
+    try:
+        running.wait_ready()
+        yield running
+    finally:
+        running.http.close()
+        kill_group(proc)
+
+
+def device_login(stack: Stack) -> dict:
+    challenge = stack.call("GET", "/admin/v1/auth/challenge")
+    assert challenge.status_code == 200, challenge.text
+    text = challenge.json()["challenge"]
+    assert len(text) == 48, text
+    signature = stack.device_key.sign(text.encode()).signature.hex()
+    answer = stack.call("POST", "/admin/v1/auth", body={
+        "device_address": stack.device_address, "challenge": text,
+        "challenge_signature": signature, "timestamp": int(time.time())})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["admin_level"] == "admin", answer.text
+    return answer.json()
+
+
+# --- tests (in this order: the last one stops the stack) -------------------------------
+
+def test_a_busy_port_is_refused_with_one_clear_line(tmp_path):
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        proc = start_runner(runner_env(port, free_port(taken=(port,)), tmp_path / "local"),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            out, _ = proc.communicate(timeout=30)
+        finally:
+            kill_group(proc)
+    assert proc.returncode == 2, out
+    lines = [line for line in out.splitlines() if line.strip()]
+    assert len(lines) == 1, out
+    assert f"port {port}" in lines[0] and "in use" in lines[0], out
+    assert f"PORT={port + 1} make run" in lines[0], out
+
+
+def test_admin_flows_over_http(stack):
+    device_token = device_login(stack)["admin_token"]
+
+    login = stack.call("POST", "/api/login", body={"email": ADMIN_EMAIL,
+                                                    "password": ADMIN_PASSWORD})
+    assert login.status_code == 200, login.text
+    operator_token = login.json()["admin_token"]
+    wrong = stack.call("POST", "/api/login", body={"email": ADMIN_EMAIL, "password": "nope"})
+    assert wrong.status_code == 401, wrong.text
+
+    created = stack.call("POST", "/api/instances", token=operator_token, body={"name": "e2e"})
+    assert created.status_code == 201, created.text
+    instance = created.json()
+    assert instance["name"] == "e2e", instance
+    listed = stack.call("GET", "/api/instances", token=device_token)
+    assert listed.status_code == 200, listed.text
+    assert instance["id"] in [i["id"] for i in listed.json()["instances"]], listed.text
+
+    made = stack.call("POST", f"/api/instances/{instance['id']}/keys", token=operator_token,
+                      body={"name": "ingest", "scope": "write", "environment": "prod"})
+    assert made.status_code == 201, made.text
+    first = made.json()
+    used = stack.call("GET", "/data", token=first["key"])
+    assert used.status_code == 200, used.text
+    assert used.json() == {"ok": True, "instance_id": instance["id"], "environment": "prod",
+                           "scope": "write"}
+
+    rotated = stack.call("POST", f"/api/keys/{first['id']}/rotate", token=device_token, body={})
+    assert rotated.status_code == 201, rotated.text
+    second = rotated.json()
+    assert second["key"] != first["key"] and second["rotated_from"] == first["id"], second
+    old = stack.call("GET", "/data", token=first["key"])
+    assert old.status_code == 401, old.text
+    used = stack.call("GET", "/data", token=second["key"])
+    assert used.status_code == 200, used.text
+    assert used.json()["instance_id"] == instance["id"], used.text
+
+    revoked = stack.call("DELETE", f"/api/keys/{second['id']}", token=operator_token)
+    assert revoked.status_code == 200, revoked.text
+    refused = stack.call("GET", "/data", token=second["key"])
+    assert refused.status_code == 401, refused.text
+    keys = stack.call("GET", f"/api/instances/{instance['id']}/keys", token=operator_token)
+    assert keys.status_code == 200, keys.text
+    assert len(keys.json()["keys"]) == 2, keys.text
+    assert all("key" not in k and k["revoked_at"] for k in keys.json()["keys"]), keys.text
+
+    refreshed = stack.call("POST", "/admin/v1/auth/refresh", token=device_token)
+    assert refreshed.status_code == 200, refreshed.text
+    new_token = refreshed.json()["admin_token"]
+    assert new_token != device_token
+    assert stack.call("GET", "/api/instances", token=new_token).status_code == 200
+
+    out = stack.call("POST", "/admin/v1/auth/logout", token=new_token)
+    assert out.status_code == 200, out.text
+    for token in (new_token, device_token):  # the whole session ends at once
+        refused = stack.call("GET", "/api/instances", token=token)
+        assert refused.status_code == 401, refused.text
+    still = stack.call("GET", "/api/instances", token=operator_token)
+    assert still.status_code == 200, still.text  # another session is untouched
+
+    # `chalice local` runs no schedules: the runner calls them, first right at start
+    deadline = time.monotonic() + 10
+    while "[jobs] key_revocations ok" not in stack.output() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert "[jobs] key_revocations ok" in stack.output(), stack.output()
+
+
+def test_sigint_stops_everything_with_code_0(stack):
+    assert stack.proc.poll() is None, stack.output()
+    started = time.monotonic()
+    os.killpg(stack.proc.pid, signal.SIGINT)  # the group, as Ctrl-C in a terminal does
+    try:
+        code = stack.proc.wait(STOP_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"the runner did not stop within {STOP_TIMEOUT:.0f} s:\n{stack.output()}")
+    elapsed = time.monotonic() - started
+    assert code == 0, stack.output()
+    assert "[local] stopped" in stack.output(), stack.output()
+    assert not group_alive(stack.proc.pid), "a process of the runner's group outlived it"
+    print(f"runner stopped in {elapsed:.2f} s")
