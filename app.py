@@ -3,11 +3,12 @@ from chalice import Chalice, ConvertToMiddleware, Rate
 
 from chalicelib import jobs
 from chalicelib.api import auth, data, instances, internal, keys, meta
-from chalicelib.observability import logger, tracer
+from chalicelib.observability import logger, tracer_middleware
 
 app = Chalice(app_name="adminplane")
 app.register_middleware(ConvertToMiddleware(logger.inject_lambda_context(clear_state=True)))
-app.register_middleware(ConvertToMiddleware(tracer.capture_lambda_handler))
+if (_trace := tracer_middleware()) is not None:
+    app.register_middleware(ConvertToMiddleware(_trace))
 
 for blueprint in (auth, instances, keys, internal, data, meta):
     app.register_blueprint(blueprint.bp)
