@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PORT ?= 8000
 
-.PHONY: run test unit api e2e bench infra clean
+.PHONY: run test unit api e2e bench infra docs clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,9 @@ bench: $(STAMP)
 
 infra: $(STAMP)
 	$(PY) -m scripts.gen_infra
+
+docs: $(STAMP)
+	$(PY) -m scripts.gen_docs
 
 clean:
 	rm -rf $(VENV) out .local

@@ -2,7 +2,8 @@
 from chalice import Chalice, ConvertToMiddleware, Rate
 
 from chalicelib import jobs
-from chalicelib.api import auth, data, instances, internal, keys, meta
+from chalicelib.api import (auth, data, health, instances, internal, keys, meta, metrics,
+                            moderation, server_admin)
 from chalicelib.observability import logger, tracer_middleware
 
 app = Chalice(app_name="adminplane")
@@ -10,7 +11,8 @@ app.register_middleware(ConvertToMiddleware(logger.inject_lambda_context(clear_s
 if (_trace := tracer_middleware()) is not None:
     app.register_middleware(ConvertToMiddleware(_trace))
 
-for blueprint in (auth, instances, keys, internal, data, meta):
+for blueprint in (auth, instances, keys, internal, data, meta, server_admin, moderation, metrics,
+                  health):
     app.register_blueprint(blueprint.bp)
 
 

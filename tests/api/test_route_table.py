@@ -68,33 +68,8 @@ def test_missing_permission_is_403(stack, tokens_without, spec):
     assert AuditEntry.count() == before  # refused acts change nothing
 
 
-# One successful call per mutating admin route: (setup, path, body) where setup returns
-# the values to fill into the path. Adding a route without a row here fails the test.
-def _instance(stack, token):
-    return stack.call("POST", "/api/instances", token, body={"name": "acme"}).json["id"]
+from tests.api.examples import EXAMPLES as MUTATING_CALLS  # noqa: E402
 
-
-def _key(stack, token):
-    inst = _instance(stack, token)
-    return stack.call("POST", f"/api/instances/{inst}/keys", token,
-                      body={"name": "k", "scope": "read", "environment": "test"}).json["id"]
-
-
-MUTATING_CALLS = {
-    ("POST", "/api/login"): (None, {"email": "admin@example.com",
-                                    "password": "correct horse battery staple"}),
-    ("POST", "/admin/v1/auth"): ("device_login", None),
-    ("POST", "/admin/v1/auth/refresh"): (None, None),
-    ("POST", "/admin/v1/auth/logout"): (None, None),
-    ("POST", "/api/instances"): (None, {"name": "acme", "plan": "pro"}),
-    ("POST", "/api/instances/{instance_id}/keys"): (
-        lambda s, t: {"instance_id": _instance(s, t)},
-        {"name": "backend", "scope": "write", "environment": "prod"}),
-    ("POST", "/api/keys/{key_id}/rotate"): (lambda s, t: {"key_id": _key(s, t)}, {}),
-    ("POST", "/api/keys/{key_id}/schedule_revocation"): (
-        lambda s, t: {"key_id": _key(s, t)}, {"revoke_at": "2099-01-01T00:00:00Z"}),
-    ("DELETE", "/api/keys/{key_id}"): (lambda s, t: {"key_id": _key(s, t)}, None),
-}
 AUDITED = [r for r in ROUTES if r.audit]
 
 
