@@ -36,6 +36,7 @@ _KINDS = [
     ErrorKind("ERROR_NOT_FOUND", 4043, 404, "No error with that id"),
     ErrorKind("KEY_REVOKED", 4091, 409, "API key is already revoked"),
     ErrorKind("DEVICE_KEY_MISMATCH", 4092, 409, "Device address does not match its public key"),
+    ErrorKind("CONFIG_CONFLICT", 4093, 409, "The configuration changed concurrently; retry"),
     ErrorKind("RATE_LIMITED", 4290, 429, "Too many requests"),
     ErrorKind("INTERNAL_ERROR", 5000, 500, "Internal error; quote error_id when reporting it"),
     ErrorKind("SERVICE_UNAVAILABLE", 5030, 503, "A backing service is unavailable"),

@@ -68,3 +68,118 @@ def recent(limit: int = 100, months: int = 2) -> list[dict]:
         if len(out) >= limit:
             break
     return out
+
+
+# --- reading the trail -------------------------------------------------------------------
+
+MAX_LIMIT = 1000
+
+
+def _months_between(since: int, until: int) -> list[str]:
+    """Every month from until's back to since's, newest first."""
+    newest = month_of(until)
+    oldest = month_of(since)
+    months = []
+    for month in months_back(until, 10_000):
+        months.append(month)
+        if month <= oldest:
+            break
+    return months if newest >= oldest else []
+
+
+def _plan(since: int, until: int, action, admin, target):
+    """The queries that cover the filters, newest first: (query function, hash key) pairs
+    and a filter condition for the filters the chosen index does not key on."""
+    filters = [(AuditEntry.action, action), (AuditEntry.admin, admin), (AuditEntry.target, target)]
+    for index, (attr, value) in zip((AuditEntry.by_action, AuditEntry.by_admin,
+                                     AuditEntry.by_target), filters):
+        if value is not None:
+            rest = [a == v for a, v in filters if v is not None and a is not attr]
+            return [(index, value)], _and(rest)
+    rest = [a == v for a, v in filters if v is not None]
+    return [(AuditEntry, m) for m in _months_between(since, until)], _and(rest)
+
+
+def _and(conditions):
+    out = None
+    for c in conditions:
+        out = c if out is None else out & c
+    return out
+
+
+def _range(since: int, until: int, before: str | None):
+    upper = min(before, f"{until:010d}#~") if before else f"{until:010d}#~"
+    return AuditEntry.sort_key.between(f"{since:010d}#", upper)
+
+
+def iterate(since: int, until: int, action=None, admin=None, target=None,
+            before: str | None = None):
+    """Matching entries newest first, read lazily page by page (never a scan)."""
+    plan, condition = _plan(since, until, action, admin, target)
+    for source, key in plan:
+        for entry in source.query(key, _range(since, until, before), filter_condition=condition,
+                                  scan_index_forward=False, page_size=500):
+            if before is not None and entry.sort_key >= before:
+                continue  # the cursor entry itself was on the previous page
+            yield entry
+
+
+def count(since: int, until: int, action=None, admin=None, target=None) -> int:
+    plan, condition = _plan(since, until, action, admin, target)
+    return sum(source.count(key, _range(since, until, None), filter_condition=condition)
+               for source, key in plan)
+
+
+def query(since: int, until: int, action=None, admin=None, target=None, limit: int = 100,
+          offset: int = 0) -> dict:
+    """Seed 004's audit answer: entries, total_count, has_more, next_offset."""
+    total = count(since, until, action, admin, target)
+    entries = []
+    if offset < total:
+        for i, entry in enumerate(iterate(since, until, action, admin, target)):
+            if i >= offset + limit:
+                break
+            if i >= offset:
+                entries.append(to_json(entry))
+    has_more = offset + len(entries) < total
+    return {"entries": entries, "total_count": total, "has_more": has_more,
+            "next_offset": offset + len(entries) if has_more else None}
+
+
+EXPORT_PAGE = 5000
+CSV_COLUMNS = ["id", "timestamp", "action", "admin", "target", "details", "ip_address"]
+
+
+def export_page(since: int, until: int, action=None, admin=None, target=None,
+                cursor: str | None = None) -> tuple[list[dict], str | None]:
+    """Up to EXPORT_PAGE entries newest first and the cursor of the next page (or None):
+    a year of entries is read page by page, never held in memory at once."""
+    page, next_cursor = [], None
+    for entry in iterate(since, until, action, admin, target, before=cursor):
+        if len(page) == EXPORT_PAGE:
+            next_cursor = page_cursor
+            break
+        page.append(to_json(entry))
+        page_cursor = entry.sort_key
+    return page, next_cursor
+
+
+def csv_details(details: dict) -> str:
+    """The seed's CSV shows an entry's reason; entries without one keep their JSON."""
+    import json
+    if isinstance(details, dict) and isinstance(details.get("reason"), str):
+        return details["reason"]
+    return json.dumps(details, separators=(",", ":"), sort_keys=True)
+
+
+def to_csv(entries: list[dict], header: bool = True) -> str:
+    import csv
+    import io
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    if header:
+        writer.writerow(CSV_COLUMNS)
+    for e in entries:
+        writer.writerow([e["id"], e["timestamp"], e["action"], e["admin"], e["target"],
+                         csv_details(e["details"]), e["ip_address"] or ""])
+    return out.getvalue()

@@ -29,9 +29,21 @@ class Answer:
             self.json = json.loads(self.text) if self.text else None
         except ValueError:
             self.json = None
+        self.trace = self._stored_trace()
+
+    def _stored_trace(self):
+        """For a 5xx, the stack trace the server stored under its error_id (debug aid)."""
+        error_id = (self.json or {}).get("error_id") if isinstance(self.json, dict) else None
+        if self.status < 500 or not error_id:
+            return None
+        from chalicelib.store.tables import ErrorRecord
+        try:
+            return ErrorRecord.get(error_id).stack_trace
+        except ErrorRecord.DoesNotExist:
+            return None
 
     def __repr__(self):
-        return f"<{self.status} {self.text[:300]}>"
+        return f"<{self.status} {self.text[:300]}>" + (f"\n{self.trace}" if self.trace else "")
 
 
 class Stack:
