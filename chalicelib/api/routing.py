@@ -37,10 +37,11 @@ class RouteSpec:
     body_required: bool = True
     rate_limit: str | None = None
     responses: dict = field(default_factory=dict)
+    read_only: bool = False        # a POST that changes nothing (e.g. verifying a proof)
 
     @property
     def mutating(self) -> bool:
-        return self.method in MUTATING
+        return self.method in MUTATING and not self.read_only
 
     @property
     def path_params(self) -> list[str]:
@@ -74,23 +75,25 @@ def route(bp, path: str, method: str, *, summary: str, auth: str = "admin",
           permission: str | None = None, scope: str | None = None, body: dict | None = None,
           query: dict | None = None, audit: str | None = None, status: int = 200,
           surface: str = "admin", tags: tuple = (), body_required: bool = True,
-          rate_limit: str | None = None, responses: dict | None = None):
+          rate_limit: str | None = None, responses: dict | None = None, name: str | None = None,
+          read_only: bool = False):
     if auth == "admin" and not permission:
         raise ValueError(f"{method} {path}: admin routes must name a permission")
-    if auth == "admin" and method in MUTATING and not audit:
+    if auth == "admin" and method in MUTATING and not audit and not read_only:
         raise ValueError(f"{method} {path}: mutating admin routes must name an audit action")
 
     def decorate(fn: Callable):
-        spec = RouteSpec(path=path, method=method, name=fn.__name__, summary=summary,
+        spec = RouteSpec(path=path, method=method, name=name or fn.__name__, summary=summary,
                          auth=auth, permission=permission, scope=scope, body=body, query=query,
                          audit=audit, status=status, surface=surface, tags=tags,
                          body_required=body_required, rate_limit=rate_limit,
-                         responses=responses or {})
+                         read_only=read_only, responses=responses or {})
         ROUTES.append(spec)
 
         @functools.wraps(fn)
         def view(**params):
             return dispatch(spec, fn, bp.current_request, params)
+        view.__name__ = spec.name  # one handler may serve several surfaces
 
         bp.route(path, methods=[method], content_types=CONTENT_TYPES)(view)
         return fn
@@ -236,20 +239,10 @@ def _coerce(text: str, kind: str):
     return text
 
 
-@functools.lru_cache(maxsize=None)
-def _validator(schema_json: str):
-    from jsonschema import Draft202012Validator  # deferred: only requests with bodies pay
-    return Draft202012Validator(json.loads(schema_json),
-                                format_checker=Draft202012Validator.FORMAT_CHECKER)
-
-
 def validate(schema: dict, data) -> None:
     """Every problem at once, as {path, message}; 400 VALIDATION_ERROR."""
-    validator = _validator(json.dumps(schema, sort_keys=True))
-    problems = []
-    for error in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.path))):
-        path = ".".join(str(p) for p in error.absolute_path)
-        problems.append({"path": path, "message": error.message})
+    from chalicelib.domain import json_schema
+    problems = json_schema.problems(schema, data)
     if problems:
         first = problems[0]
         message = f"{first['path']}: {first['message']}" if first["path"] else first["message"]

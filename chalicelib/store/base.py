@@ -42,3 +42,13 @@ def transact_write():
     if _connection is None or _connection.region != s.region or _connection.host != s.endpoint_url:
         _connection = Connection(region=s.region, host=s.endpoint_url)
     return TransactWrite(connection=_connection)
+
+
+def rebind(models) -> None:
+    """Point every model at the current settings' endpoint and region (tests and tools
+    that switch between moto's server and the in-process mock)."""
+    s = settings.get()
+    for model in models:
+        model.Meta.host = s.endpoint_url
+        model.Meta.region = s.region
+        model._connection = None

@@ -232,5 +232,82 @@ class Alert(BaseModel):
     pending_since = NumberAttribute(null=True)
 
 
+class SpecVersion(BaseModel):
+    """A deployed spec of one instance environment; the highest version is current."""
+    Meta = table_meta("specs")
+    scope = UnicodeAttribute(hash_key=True)       # "<instance>#<env>"
+    version = NumberAttribute(range_key=True)
+    spec = JSONAttribute()
+    deployed_at = NumberAttribute()
+    deployed_by = UnicodeAttribute()
+    forced = UnicodeAttribute(null=True)
+
+
+class TypeIndex(GlobalSecondaryIndex):
+    Meta = _index("by_scope_type")
+    scope_type = UnicodeAttribute(hash_key=True)  # "<instance>#<env>#<type>"
+    stream = UnicodeAttribute(range_key=True)
+
+
+class StreamHead(BaseModel):
+    """One aggregate's stream: its length, folded state, hash-chain head and Merkle
+    frontier (the roots of the right edge's complete subtrees), so that an append needs
+    no read beyond this item and a state read is one GetItem."""
+    Meta = table_meta("streams")
+    stream = UnicodeAttribute(hash_key=True)      # "<instance>#<env>#<type>#<id>"
+    scope_type = UnicodeAttribute()               # "<instance>#<env>#<type>"
+    length = NumberAttribute()
+    state = JSONAttribute(default=dict)
+    created_at = NumberAttribute()
+    updated_at = NumberAttribute()
+    chain_head = UnicodeAttribute(null=True)      # hex of the last chain hash
+    frontier = JSONAttribute(default=list)        # [[level, hex], ...] left to right
+    by_scope_type = TypeIndex()
+
+
+class StoredEvent(BaseModel):
+    Meta = table_meta("events")
+    stream = UnicodeAttribute(hash_key=True)
+    position = NumberAttribute(range_key=True)    # 0-based
+    event_type = UnicodeAttribute()
+    data = JSONAttribute(null=True)
+    metadata = JSONAttribute(null=True)
+    created_at = NumberAttribute()                # unix seconds, float (ms precision)
+    content_hash = UnicodeAttribute()
+    chain_hash = UnicodeAttribute()
+    tombstoned = JSONAttribute(null=True)         # {"_was_tombstoned": ..., ...} after erasure
+
+
+class MerkleTile(BaseModel):
+    """Go checksum-database style tiles: tile level t holds, in order, the hashes of the
+    tree's level 8t nodes; higher levels inside a tile are hashed on demand."""
+    Meta = table_meta("merkle_tiles")
+    stream = UnicodeAttribute(hash_key=True)
+    tile = UnicodeAttribute(range_key=True)       # "<tile level>/<tile index>"
+    hashes = ListAttribute(of=UnicodeAttribute, default=list)
+
+
+class IdempotencyRecord(BaseModel):
+    """The first answer to an X-Idempotency-Key, written in the same transaction as the
+    write it answers, so a retry can never write twice."""
+    Meta = table_meta("idempotency")
+    key = UnicodeAttribute(hash_key=True)         # "<instance>#<env>#<client key>"
+    status = NumberAttribute()
+    body = JSONAttribute()
+    request_hash = UnicodeAttribute()
+    created_at = NumberAttribute()
+    ttl = NumberAttribute(null=True)
+
+
+class StreamTypeCounter(BaseModel):
+    """Events stored per (instance env, aggregate type, event type): what a spec deploy
+    may not orphan."""
+    Meta = table_meta("event_type_counts")
+    scope = UnicodeAttribute(hash_key=True)       # "<instance>#<env>"
+    type_key = UnicodeAttribute(range_key=True)   # "<aggregate type>.<event type>"
+    count = NumberAttribute(default=0)
+
+
 TABLES = [Operator, Session, Challenge, Device, Instance, ApiKey, AuditEntry, ErrorRecord, MetaItem,
-          FederationPeer, Counter, MetricBucket, RateCounter, Alert]
+          FederationPeer, Counter, MetricBucket, RateCounter, Alert, SpecVersion, StreamHead,
+          StoredEvent, MerkleTile, IdempotencyRecord, StreamTypeCounter]

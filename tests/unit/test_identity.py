@@ -86,3 +86,11 @@ def test_readme_tables_are_generated_from_the_code():
     from scripts import gen_docs
     current = gen_docs.README.read_text()
     assert gen_docs.render(current) == current, "run: python -m scripts.gen_docs"
+
+
+def test_error_codes_and_names_are_unique():
+    from chalicelib.errors import _KINDS
+    codes = [k.code for k in _KINDS]
+    names = [k.name for k in _KINDS]
+    assert len(codes) == len(set(codes)), sorted(c for c in codes if codes.count(c) > 1)
+    assert len(names) == len(set(names))
