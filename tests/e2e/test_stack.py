@@ -247,6 +247,53 @@ def test_admin_flows_over_http(stack):
     assert "[jobs] key_revocations ok" in stack.output(), stack.output()
 
 
+def test_event_store_over_http(stack):
+    """Deploy a spec, write with an API key, read the state, and verify a Merkle proof
+    with a verifier written here from RFC 9162, independent of the server's code."""
+    import base64
+
+    from tests.api.spec_fixtures import ORDER_SPEC
+    token = stack.call("POST", "/api/login",
+                       body={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}).json()["admin_token"]
+    inst = stack.call("POST", "/api/instances", token, body={"name": "events"}).json()["id"]
+    deployed = stack.call("POST", f"/api/instances/{inst}/spec", token,
+                          body={"environment": "prod", "spec": ORDER_SPEC})
+    assert deployed.status_code == 201, deployed.text
+    key = stack.call("POST", f"/api/instances/{inst}/keys", token,
+                     body={"name": "w", "scope": "write", "environment": "prod"}).json()["key"]
+    auth = {"Authorization": f"Bearer {key}"}
+    actor = {"actor": {"type": "user", "id": "u1"}}
+    first = stack.call("POST", "/data/order/o1/created", headers=auth,
+                       body={"data": {"customer": "c1", "total": 5}, "metadata": actor})
+    assert first.status_code == 201 and first.json()["ok"] is True, first.text
+    for i in range(4):
+        stack.call("POST", "/data/order/o1/item_added", headers=auth,
+                   body={"data": {"sku": f"s{i}", "qty": 1}, "metadata": {**actor, "previous_length": i + 1}})
+    conflict = stack.call("POST", "/data/order/o1/closed", headers=auth,
+                          body={"data": {}, "metadata": {**actor, "previous_length": 2}})
+    assert conflict.status_code == 409
+    assert conflict.json()["error"] == "Concurrent write detected. Stream has 5 events, expected 2."
+    state = stack.call("GET", "/data/order/o1", headers=auth).json()
+    assert state["data"]["count"] == 4 and state["metadata"]["length"] == 5
+
+    proof = stack.call("GET", "/data/order/o1/audit/merkle-proof/3", headers=auth).json()
+    root = base64.b64decode(stack.call("GET", "/data/order/o1/audit/merkle-root",
+                                       headers=auth).json()["root"])
+    fn, sn, r = 3, proof["treeSize"] - 1, base64.b64decode(proof["leafHash"])
+    for p in map(base64.b64decode, proof["proof"]):
+        if fn & 1 or fn == sn:
+            r = hashlib.sha256(b"\x01" + p + r).digest()
+            while not fn & 1 and fn != 0:
+                fn, sn = fn >> 1, sn >> 1
+        else:
+            r = hashlib.sha256(b"\x01" + r + p).digest()
+        fn, sn = fn >> 1, sn >> 1
+    assert sn == 0 and r == root
+    verdict = stack.call("POST", "/data/order/o1/audit/merkle-verify", headers=auth, body={
+        k: proof[k] for k in ("leafIdx", "treeSize", "leafHash", "proof", "root")}).json()
+    assert verdict["valid"] is True
+
+
 def test_sigint_stops_everything_with_code_0(stack):
     assert stack.proc.poll() is None, stack.output()
     started = time.monotonic()
