@@ -41,3 +41,10 @@ def get_spec(ctx, instance_id):
 def get_spec_internal(ctx, instance_id, env):
     from chalicelib.api.surfaces import check_env
     return specs.describe(instance_id, check_env(env))
+
+
+@route(bp, "/api/instances/{instance_id}/projections", "GET",
+       summary="Projections configured in each environment's spec", permission="view_instances",
+       tags=("specs",))
+def list_projections(ctx, instance_id):
+    return {"projections": specs.projections(instance_id)}

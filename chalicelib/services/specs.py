@@ -122,3 +122,17 @@ def describe(instance_id: str, env: str) -> dict:
     return {"instance_id": instance_id, "environment": env, "version": int(item.version),
             "deployed_at": clock.iso(item.deployed_at), "deployed_by": item.deployed_by,
             "spec": item.spec}
+
+
+def projections(instance_id: str) -> list[dict]:
+    """Every projection the specs in force declare, per environment."""
+    from chalicelib.domain.api_keys import ENVIRONMENTS
+    instances.get(instance_id)
+    out = []
+    for env in ENVIRONMENTS:
+        item = latest(instance_id, env)
+        for name, projection in sorted(((item.spec if item else {}).get("projections") or {}).items()):
+            out.append({"name": name, "environment": env, "spec_version": int(item.version),
+                        "source": projection.get("source", []),
+                        "handler_operations": len(projection.get("handler") or [])})
+    return out

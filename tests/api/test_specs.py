@@ -109,3 +109,17 @@ def test_deploy_needs_permission_and_instance(stack, inst):
     assert answer.status == 403
     missing = deploy(stack, (inst[0], "nope"), ORDER_SPEC)
     assert missing.status == 404 and missing.json["error"] == "INSTANCE_NOT_FOUND"
+
+
+def test_projections_are_listed_per_environment(stack, inst):
+    with_projection = spec(projections={"order_totals": {
+        "source": ["order"], "handler": [{"increment": {"target": "$.state.orders"}}]}})
+    deploy(stack, inst, with_projection, env="staging")
+    deploy(stack, inst, ORDER_SPEC, env="prod")
+    token, instance_id = inst
+    answer = stack.call("GET", f"/api/instances/{instance_id}/projections", token)
+    assert answer.status == 200
+    assert answer.json == {"projections": [{"name": "order_totals", "environment": "staging",
+                                            "spec_version": 1, "source": ["order"],
+                                            "handler_operations": 1}]}
+    assert stack.call("GET", "/api/instances/nope/projections", token).status == 404
