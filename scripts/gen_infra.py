@@ -51,7 +51,8 @@ RETAIN = {"DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain"}
 # TransactGetItems: a transaction is authorized item by item with the actions below.
 TABLE_ACTIONS = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
                  "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem", "dynamodb:BatchGetItem",
-                 "dynamodb:BatchWriteItem", "dynamodb:Query", "dynamodb:Scan"]
+                 "dynamodb:BatchWriteItem", "dynamodb:Query", "dynamodb:Scan",
+                 "dynamodb:DescribeTable"]  # DescribeTable: storage used, for metrics
 INDEX_ACTIONS = ["dynamodb:Query", "dynamodb:Scan"]  # the only actions an index accepts
 # AbortMultipartUpload: boto3's managed transfer aborts a failed multipart upload.
 OBJECT_ACTIONS = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"]

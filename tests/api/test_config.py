@@ -90,7 +90,7 @@ def test_concurrent_patches_lose_nothing(stack):
     from chalicelib.services.principal import Principal
     actor = Principal(subject="t", kind="operator", permissions=("all",))
     original_load = server_config._load
-    barrier = threading.Barrier(2, timeout=10)
+    barrier = threading.Barrier(2, timeout=120)
     calls = {"n": 0}
 
     def racing_load():
@@ -100,8 +100,15 @@ def test_concurrent_patches_lose_nothing(stack):
             barrier.wait()  # both read the same version before either writes
         return result
     server_config._load = racing_load
+    failures = []
+
+    def update(patch):
+        try:
+            server_config.update(actor, patch)
+        except Exception as exc:  # noqa: BLE001 - reported below
+            failures.append(exc)
     try:
-        threads = [threading.Thread(target=server_config.update, args=(actor, patch)) for patch in
+        threads = [threading.Thread(target=update, args=(patch,)) for patch in
                    ({"storage": {"message_queue_limit": 1500}},
                     {"registration": {"time_delay_seconds": 120}})]
         for t in threads:
@@ -110,6 +117,7 @@ def test_concurrent_patches_lose_nothing(stack):
             t.join()
     finally:
         server_config._load = original_load
+    assert not failures, failures
     config = server_config.current()
     assert config["storage"]["message_queue_limit"] == 1500
     assert config["registration"]["time_delay_seconds"] == 120
