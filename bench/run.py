@@ -13,6 +13,9 @@
    first request is shown on its own row.
 3. Latency per request, in-process against moto (an indication of our own overhead, not of
    AWS latency).
+4-6. The event store of issue 4 (round trips per operation at 1k and 100k events, tick
+   folding rate, append throughput against moto): bench/event_store.py, run after these
+   (`--events off` skips it, `--events only` runs it alone).
 """
 from __future__ import annotations
 
@@ -429,17 +432,25 @@ def main(argv=None) -> int:
     parser.add_argument("--runs", type=int, default=15, help="import-time subprocesses each")
     parser.add_argument("--latency-runs", type=int, default=50,
                         help="requests per latency row (0 skips the latency table)")
-    parser.add_argument("--quick", action="store_true", help="5 import runs, 10 latency runs")
+    parser.add_argument("--quick", action="store_true",
+                        help="5 import runs, 10 latency runs, 100 appends per throughput row")
+    parser.add_argument("--events", choices=("on", "off", "only"), default="on",
+                        help="the event-store tables 4-6 of bench/event_store.py (issue 4): "
+                             "after the others (on, the default), skipped, or alone")
     args = parser.parse_args(argv)
     if args.quick:
         args.runs, args.latency_runs = 5, 10
 
     started = time.perf_counter()
     print(f"adminplane bench  (python {sys.version.split()[0]}, {sys.platform})")
-    bench_imports(args.runs)
-    bench_round_trips()
-    if args.latency_runs > 0:
-        bench_latency(args.latency_runs)
+    if args.events != "only":
+        bench_imports(args.runs)
+        bench_round_trips()
+        if args.latency_runs > 0:
+            bench_latency(args.latency_runs)
+    if args.events != "off":
+        from bench import event_store
+        event_store.run_all(appends=100 if args.quick else 500)
     print(f"\n(bench took {time.perf_counter() - started:.1f} s)")
     return 0
 

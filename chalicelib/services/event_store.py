@@ -23,6 +23,7 @@ from chalicelib.store.tables import (IdempotencyRecord, MerkleTile, StoredEvent,
                                      StreamTypeCounter)
 
 MAX_TRANSACTION_ITEMS = 100   # DynamoDB's limit on one TransactWriteItems
+MAX_STATE_BYTES = 350_000     # the head item (state included) must stay under DynamoDB's 400 KB
 MAX_BATCH_EVENTS = 25         # events per batch request (implications share the budget)
 HEAD_CACHE_SIZE = 10_000
 IDEMPOTENCY_SECONDS = 24 * 3600
@@ -267,6 +268,9 @@ def _plan(spec, scope: Scope, heads: dict, pending: list[Pending], primary: str,
                                       content_hash=content.hex(), chain_hash=chain.hex()))
         type_key = f"{p.agg_type}.{p.event_type}"
         type_counts[type_key] = type_counts.get(type_key, 0) + 1
+        if len(ev.canonical(head.state)) > MAX_STATE_BYTES:
+            raise AppError("STATE_TOO_LARGE", f"The state of {p.agg_type}/{p.agg_id} would exceed "
+                           f"{MAX_STATE_BYTES} bytes; its handler must keep it smaller")
         head.length += 1
         head.chain_head = chain.hex()
         head.created_at = head.created_at or now
@@ -365,24 +369,27 @@ def read(key, agg_type: str, agg_id: str, at: float | None = None) -> dict:
 
 
 def _state_at(key, agg_type, agg_id, stream, at: float) -> dict:
+    """Replay the events up to `at` with one fold (the state is copied once, not per event)."""
     from chalicelib.domain import ticks
     spec = _spec(Scope(key.instance_id, key.environment))
-    state, length, created, updated = {}, 0, None, None
+    replay, positions, length, created, updated = [], [], 0, None, None
     for event in StoredEvent.query(stream, consistent_read=True):
         if event.created_at > at:
             break
         if event.tombstoned is None:
             definition = _event_def(spec, agg_type, event.event_type)
-            try:
-                state = ticks.apply_handler(state, definition.get("handler") or [], event.data,
-                                            event.metadata)
-            except ticks.TickError as exc:
-                raise AppError("HANDLER_FAILED", f"replaying event {event.position}: {exc}")
+            replay.append((definition.get("handler") or [], event.data, event.metadata))
+            positions.append(event.position)
         length += 1
         created = created or event.created_at
         updated = event.created_at
     if length == 0:
         raise AppError("AGGREGATE_NOT_FOUND", "The aggregate had no events at that time")
+    try:
+        state = ticks.fold(replay)
+    except ticks.TickError as exc:
+        where = positions[exc.event_index] if getattr(exc, "event_index", None) is not None else "?"
+        raise AppError("HANDLER_FAILED", f"replaying event {where}: {exc}")
     return {"ok": True, "data": state,
             "metadata": {"length": length, "created_at": created, "updated_at": updated}}
 

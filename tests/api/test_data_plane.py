@@ -179,3 +179,18 @@ def test_append_is_one_round_trip_on_a_warm_stream(plane, monkeypatch):
     append(verified, "order", "o1", [{"event_type": "item_added", "data": {"sku": "B", "qty": 1},
                                       "metadata": ACTOR}], None, None, request_digest("x"))
     assert calls == ["TransactWriteItems"]
+
+
+def test_state_too_large_is_refused_cleanly(plane, monkeypatch):
+    from chalicelib.services import event_store
+    monkeypatch.setattr(event_store, "MAX_STATE_BYTES", 200)
+    assert plane.append("o1", "created", {"customer": "c1"}).status == 201
+    written = 1
+    for _ in range(10):
+        answer = plane.append("o1", "item_added", {"sku": "x" * 40, "qty": 1})
+        if answer.status != 201:
+            break
+        written += 1
+    assert answer.status == 422 and answer.json["code"] == "STATE_TOO_LARGE"
+    assert 1 < written < 10
+    assert plane.call("GET", "/order/o1/length", scope="read").json["length"] == written
