@@ -165,9 +165,9 @@ def prepare_env(port: int, moto_port: int) -> dict:
 
 def start_moto(moto_port: int):
     import logging
-    from moto.server import ThreadedMotoServer
+    from local.moto_server import SerialMotoServer
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per AWS call is noise
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
+    server = SerialMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
     # start() waits forever if the bind fails in its thread; bound the wait.
     starter = threading.Thread(target=server.start, daemon=True)
     starter.start()

@@ -9,6 +9,9 @@ from importlib import import_module
 # name -> (rate in minutes, module under chalicelib.jobs with a run() function)
 SCHEDULES = {
     "key_revocations": (1, "key_revocations"),
+    "alerts": (1, "alerts"),
+    "metric_rollups": (5, "rollups"),
+    "counter_prune": (24 * 60, "counter_prune"),
 }
 
 

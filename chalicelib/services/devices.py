@@ -4,18 +4,18 @@ from __future__ import annotations
 from chalicelib import clock, settings
 from chalicelib.domain import devices as ids
 from chalicelib.errors import AppError
-from chalicelib.store.conditions import condition_failed
+from chalicelib.services import device_stats
 from chalicelib.store.tables import Device
 
 
 def to_json(device: Device) -> dict:
+    from chalicelib.services import moderation  # the tier changes with age: computed, not stored
     return {"device_address": device.device_address, "public_key": device.public_key,
-            "trust_tier": device.trust_tier, "first_seen": int(device.first_seen)}
+            "trust_tier": moderation.current_tier(device), "first_seen": int(device.first_seen)}
 
 
 def register(public_key_hex: str, device_address: str | None = None) -> tuple[dict, bool]:
     """(record, created). Registering the same key again returns the first record."""
-    from pynamodb.exceptions import PutError
     try:
         key = ids.parse_public_key(public_key_hex)
     except ValueError as exc:
@@ -27,12 +27,9 @@ def register(public_key_hex: str, device_address: str | None = None) -> tuple[di
                        f"device_address should be {address} for this public key")
     device = Device(device_address=address, public_key=key.hex(), first_seen=clock.now_int(),
                     trust_tier="new")
-    try:
-        device.save(condition=Device.device_address.does_not_exist())
+    # saved with its counters in one transaction; counted only when new
+    if device_stats.create_device(device):
         return to_json(device), True
-    except PutError as exc:
-        if not condition_failed(exc):
-            raise
     return to_json(Device.get(address, consistent_read=True)), False
 
 

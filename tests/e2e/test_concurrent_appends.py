@@ -32,9 +32,9 @@ def free_port():
 
 @pytest.fixture
 def moto_server():
-    from moto.server import ThreadedMotoServer
+    from local.moto_server import SerialMotoServer
     port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server = SerialMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     os.environ["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{port}"
     settings.reset()
