@@ -294,6 +294,50 @@ def test_event_store_over_http(stack):
     assert verdict["valid"] is True
 
 
+def test_server_admin_over_http(stack):
+    """Seed 004 end to end: device login, config patch, pushed metrics and status, then
+    metrics, timeseries, audit, health and alerts."""
+    token = device_login(stack)["admin_token"]
+    node = {"X-Node-Secret": NODE_SECRET}
+    patched = stack.call("PATCH", "/admin/v1/config", token,
+                         body={"progressive_trust": {"new_tier_limit": 15}})
+    assert patched.status_code == 200, patched.text
+    assert patched.json()["updated_fields"] == ["progressive_trust.new_tier_limit"]
+    assert stack.call("GET", "/admin/v1/config", token).json()["progressive_trust"]["new_tier_limit"] == 15
+
+    now = int(time.time())
+    pushed = stack.call("POST", "/internal/metrics", headers=node, body={"samples": [
+        {"name": "messages_sent", "value": 40, "kind": "counter", "timestamp": now - 60},
+        {"name": "messages_sent", "value": 2, "kind": "counter", "timestamp": now},
+        {"name": "websocket_connections", "value": 650, "kind": "gauge", "timestamp": now}]})
+    assert pushed.status_code == 202 and pushed.json() == {"accepted": 3}, pushed.text
+    status = stack.call("POST", "/internal/status", headers=node, body={
+        "message_queue": {"status": "healthy", "queue_size": 3, "details": "queue ok"},
+        "federation": {"status": "healthy", "active_connections": 2, "details": "peers ok"},
+        "websocket": {"status": "healthy", "active_connections": 650, "details": "ws ok"}})
+    assert status.status_code == 202, status.text
+
+    metrics = stack.call("GET", "/admin/v1/metrics?period=1h", token).json()
+    assert metrics["messages"]["sent_last_24h"] == 42
+    assert metrics["performance"]["websocket_connections"] == 650
+    assert metrics["devices"]["total"] >= 1
+    series = stack.call("GET", "/admin/v1/metrics/timeseries?metric=messages_sent&period=1h&interval=5m",
+                        token).json()
+    assert series["aggregate"]["total"] == 42 and series["data_points"]
+    prom = stack.call("GET", "/admin/v1/metrics/export?format=prometheus", token)
+    assert prom.status_code == 200 and "# TYPE cryptid_devices_total gauge" in prom.text
+
+    audit = stack.call("GET", "/admin/v1/audit?action=config_updated", token).json()
+    assert audit["total_count"] == 1
+    assert audit["entries"][0]["details"]["new_values"] == {"progressive_trust.new_tier_limit": 15}
+    health = stack.call("GET", "/admin/v1/health", token)
+    assert health.status_code == 200, health.text
+    assert health.json()["components"]["database"]["status"] == "healthy"
+    assert health.json()["components"]["websocket"]["status"] == "healthy"
+    alerts = stack.call("GET", "/admin/v1/alerts", token)
+    assert alerts.status_code == 200 and "active_alerts" in alerts.json()
+
+
 def test_sigint_stops_everything_with_code_0(stack):
     assert stack.proc.poll() is None, stack.output()
     started = time.monotonic()
