@@ -162,23 +162,18 @@ def test_unknown_aggregate_is_404_and_no_spec_is_404(plane, stack):
     assert answer.status == 404 and answer.json["code"] == "SPEC_NOT_FOUND"
 
 
-def test_append_is_one_round_trip_on_a_warm_stream(plane, monkeypatch):
+def test_append_is_one_round_trip_on_a_warm_stream(plane):
     plane.append("o1", "created", {"customer": "c1"})
     plane.append("o1", "item_added", {"sku": "A", "qty": 1})
     from chalicelib.services import keys as key_service
     from chalicelib.services.event_store import append, request_digest
     verified = key_service.verify(plane.keys[("write", "prod")])
-    calls = []
-    from botocore.client import BaseClient
-    original = BaseClient._make_api_call
-
-    def counting(self, name, params):
-        calls.append(name)
-        return original(self, name, params)
-    monkeypatch.setattr(BaseClient, "_make_api_call", counting)
-    append(verified, "order", "o1", [{"event_type": "item_added", "data": {"sku": "B", "qty": 1},
-                                      "metadata": ACTOR}], None, None, request_digest("x"))
-    assert calls == ["TransactWriteItems"]
+    from tests.aws_calls import operations, recording
+    with recording() as calls:
+        append(verified, "order", "o1", [{"event_type": "item_added",
+                                          "data": {"sku": "B", "qty": 1}, "metadata": ACTOR}],
+               None, None, request_digest("x"))
+    assert operations(calls) == ["TransactWriteItems"]
 
 
 def test_state_too_large_is_refused_cleanly(plane, monkeypatch):

@@ -186,16 +186,10 @@ def test_scopes_are_ordered():
     assert not scope_allows("read", "write")
 
 
-def test_verification_is_single_round_trip_when_recently_used(stack, admin, monkeypatch):
+def test_verification_is_single_round_trip_when_recently_used(stack, admin):
+    from tests.aws_calls import operations, recording
     created = create(stack, admin)
     key_service.verify(created["key"])  # records last_used_at
-    calls = []
-    from botocore.client import BaseClient
-    original = BaseClient._make_api_call
-
-    def counting(self, name, params):
-        calls.append(name)
-        return original(self, name, params)
-    monkeypatch.setattr(BaseClient, "_make_api_call", counting)
-    key_service.verify(created["key"])
-    assert calls == ["GetItem"]
+    with recording() as calls:
+        key_service.verify(created["key"])
+    assert operations(calls) == ["GetItem"]

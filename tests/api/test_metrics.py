@@ -66,19 +66,7 @@ def all_items():
                   for i in MetricBucket.scan())
 
 
-@contextmanager
-def aws_calls():
-    """Every AWS API call made inside, as (operation, params)."""
-    import botocore.client
-    seen = []
-    real = botocore.client.BaseClient._make_api_call
-
-    def spy(self, operation, params):
-        seen.append((operation, params))
-        return real(self, operation, params)
-
-    with mock.patch.object(botocore.client.BaseClient, "_make_api_call", spy):
-        yield seen
+from tests.aws_calls import recording as aws_calls  # noqa: E402
 
 
 def metric_queries(calls):

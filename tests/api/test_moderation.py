@@ -660,21 +660,11 @@ def test_counter_writes_are_conditional_on_the_state_they_assume(stack):
 
 # --- round trips ------------------------------------------------------------------------------
 
-def _count_calls(fn, monkeypatch):
-    import botocore.client
-    calls = []
-    original = botocore.client.BaseClient._make_api_call
-
-    def counting(self, operation, params):
-        calls.append(operation)
-        return original(self, operation, params)
-
-    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", counting)
-    try:
+def _count_calls(fn):
+    from tests.aws_calls import operations, recording
+    with recording() as calls:
         result = fn()
-    finally:
-        monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", original)
-    return result, calls
+    return result, operations(calls)
 
 
 def _populate(count, rng):
@@ -719,10 +709,10 @@ def test_summaries_never_scan_and_cost_the_same_at_10_and_2000_devices(stack, fr
                                                                        monkeypatch):
     rng = random.Random(7)
     _populate(10, rng)
-    small = {name: _count_calls(fn, monkeypatch) for name, fn in SUMMARIES}
+    small = {name: _count_calls(fn) for name, fn in SUMMARIES}
     assert small["devices_24h"][0] == brute_force(86400)
     assert _bulk_load(1990, rng)["devices"] == 2001  # with the bootstrap's admin device
-    large = {name: _count_calls(fn, monkeypatch) for name, fn in SUMMARIES}
+    large = {name: _count_calls(fn) for name, fn in SUMMARIES}
     for name, _ in SUMMARIES:
         assert small[name][1] == large[name][1], (name, small[name][1], large[name][1])
         assert "Scan" not in large[name][1]
