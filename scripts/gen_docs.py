@@ -1,4 +1,4 @@
-"""Regenerate the README's route and error tables from their one source each:
+"""Regenerate the README's route, error and metric tables from their one source each:
 `python -m scripts.gen_docs` (writes) or `--check` (exit 1 when stale)."""
 from __future__ import annotations
 
@@ -32,8 +32,17 @@ def error_table() -> str:
     return "\n".join(rows)
 
 
+def metric_table() -> str:
+    from chalicelib.services.metrics import METRICS
+    rows = ["| metric | kind | source | meaning |", "|---|---|---|---|"]
+    for name, m in METRICS.items():
+        rows.append(f"| `{name}` | {m.kind} | {m.source} | {m.help} |")
+    return "\n".join(rows)
+
+
 def render(text: str) -> str:
-    for name, table in (("routes", route_table()), ("errors", error_table())):
+    for name, table in (("routes", route_table()), ("errors", error_table()),
+                        ("metrics", metric_table())):
         pattern = re.compile(rf"(<!-- {name}:start -->\n).*?(\n<!-- {name}:end -->)", re.S)
         if not pattern.search(text):
             raise SystemExit(f"README.md lacks the {name} markers")
