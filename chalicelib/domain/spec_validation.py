@@ -723,7 +723,7 @@ def _url_problem(url: Any) -> str | None:
     try:
         parts = urlsplit(url)
         host = parts.hostname
-        parts.port  # raises ValueError on a bad port
+        _ = parts.port  # raises ValueError on a bad port
     except ValueError as exc:
         return f"url {_show(url)} is not a valid URL: {exc}"
     if any(c.isspace() for c in url):

@@ -154,14 +154,13 @@ def export_page(since: int, until: int, action=None, admin=None, target=None,
                 cursor: str | None = None) -> tuple[list[dict], str | None]:
     """Up to EXPORT_PAGE entries newest first and the cursor of the next page (or None):
     a year of entries is read page by page, never held in memory at once."""
-    page, next_cursor = [], None
+    page, last_key = [], None
     for entry in iterate(since, until, action, admin, target, before=cursor):
         if len(page) == EXPORT_PAGE:
-            next_cursor = page_cursor
-            break
+            return page, last_key  # one more entry exists: the page ends at last_key
         page.append(to_json(entry))
-        page_cursor = entry.sort_key
-    return page, next_cursor
+        last_key = entry.sort_key
+    return page, None
 
 
 def csv_details(details: dict) -> str:
