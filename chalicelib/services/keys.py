@@ -12,7 +12,7 @@ from chalicelib.services import audit, instances
 from chalicelib.services.principal import SCHEDULER, Origin, Principal
 from chalicelib.store.base import transact_write
 from chalicelib.store.conditions import condition_failed
-from chalicelib.store.tables import ApiKey
+from chalicelib.store.tables import ApiKey, ApiKeyId
 
 MAX_ROTATION_GRACE_SECONDS = 30 * 86400
 TOUCH_EVERY_SECONDS = 300  # last_used_at is refreshed at most this often per key
@@ -53,8 +53,15 @@ def _shown_once(key: ApiKey, text: str) -> dict:
 def create(actor: Principal, instance_id: str, name: str, scope: str, environment: str) -> dict:
     instances.get(instance_id)
     key, text = _new_key(actor, instance_id, name.strip(), scope, environment)
-    key.save(condition=ApiKey.key_hash.does_not_exist())
+    with transact_write() as tx:
+        _save_new(tx, key)
     return _shown_once(key, text)
+
+
+def _save_new(tx, key: ApiKey) -> None:
+    """The key and its id entry, in the caller's transaction."""
+    tx.save(key, condition=ApiKey.key_hash.does_not_exist())
+    tx.save(ApiKeyId(id=key.id, key_hash=key.key_hash), condition=ApiKeyId.id.does_not_exist())
 
 
 def list_for(instance_id: str) -> list[dict]:
@@ -63,9 +70,12 @@ def list_for(instance_id: str) -> list[dict]:
 
 
 def find(key_id: str) -> ApiKey:
-    for key in ApiKey.by_id.query(key_id, limit=1):
-        return key
-    raise AppError("KEY_NOT_FOUND")
+    """Two consistent reads: the id entry, then the key."""
+    try:
+        digest = ApiKeyId.get(key_id, consistent_read=True).key_hash
+        return ApiKey.get(digest, consistent_read=True)
+    except (ApiKeyId.DoesNotExist, ApiKey.DoesNotExist):
+        raise AppError("KEY_NOT_FOUND")
 
 
 def _live(key: ApiKey, now: float) -> bool:
@@ -89,7 +99,7 @@ def rotate(actor: Principal, key_id: str, grace_seconds: int) -> dict:
         ends = [ApiKey.revoked_at.set(now), ApiKey.revoke_pending.remove()]
     try:
         with transact_write() as tx:
-            tx.save(new, condition=ApiKey.key_hash.does_not_exist())
+            _save_new(tx, new)
             tx.update(old, actions=ends, condition=ApiKey.revoked_at.does_not_exist())
     except TransactWriteError as exc:
         if condition_failed(exc):

@@ -70,11 +70,6 @@ class Instance(BaseModel):
     created_by = UnicodeAttribute()
 
 
-class KeyIdIndex(GlobalSecondaryIndex):
-    Meta = _index("by_id")
-    id = UnicodeAttribute(hash_key=True)
-
-
 class KeyInstanceIndex(GlobalSecondaryIndex):
     Meta = _index("by_instance")
     instance_id = UnicodeAttribute(hash_key=True)
@@ -105,9 +100,16 @@ class ApiKey(BaseModel):
     last_used_at = NumberAttribute(null=True)
     rotated_from = UnicodeAttribute(null=True)
     revoke_pending = UnicodeAttribute(null=True)
-    by_id = KeyIdIndex()
     by_pending_revocation = KeyRevocationIndex()
     by_instance = KeyInstanceIndex()
+
+
+class ApiKeyId(BaseModel):
+    """Key id -> key hash, written with the key in one transaction: finding a key by id
+    is then a consistent read (a GSI on the key table would lag behind its writes)."""
+    Meta = table_meta("api_key_ids")
+    id = UnicodeAttribute(hash_key=True)
+    key_hash = UnicodeAttribute()
 
 
 class AuditActionIndex(GlobalSecondaryIndex):
@@ -308,6 +310,6 @@ class StreamTypeCounter(BaseModel):
     count = NumberAttribute(default=0)
 
 
-TABLES = [Operator, Session, Challenge, Device, Instance, ApiKey, AuditEntry, ErrorRecord, MetaItem,
+TABLES = [Operator, Session, Challenge, Device, Instance, ApiKey, ApiKeyId, AuditEntry, ErrorRecord, MetaItem,
           FederationPeer, Counter, MetricBucket, RateCounter, Alert, SpecVersion, StreamHead,
           StoredEvent, MerkleTile, IdempotencyRecord, StreamTypeCounter]
