@@ -16,6 +16,10 @@
 4-6. The event store of issue 4 (round trips per operation at 1k and 100k events, tick
    folding rate, append throughput against moto): bench/event_store.py, run after these
    (`--events off` skips it, `--events only` runs it alone).
+7. Metrics over the device registry of issue 3 (round trips of GET /admin/v1/metrics and
+   its export, devices_summary and a registration at 1k and 100k devices, no Scan):
+   bench/device_metrics.py, run last (`--devices off` skips it, `--devices only` runs it
+   alone; with both `--events only --devices only`, those two alone).
 """
 from __future__ import annotations
 
@@ -437,20 +441,27 @@ def main(argv=None) -> int:
     parser.add_argument("--events", choices=("on", "off", "only"), default="on",
                         help="the event-store tables 4-6 of bench/event_store.py (issue 4): "
                              "after the others (on, the default), skipped, or alone")
+    parser.add_argument("--devices", choices=("on", "off", "only"), default="on",
+                        help="table 7 of bench/device_metrics.py (issue 3, device metrics at "
+                             "1k and 100k devices): last (on, the default), skipped, or alone")
     args = parser.parse_args(argv)
     if args.quick:
         args.runs, args.latency_runs = 5, 10
 
     started = time.perf_counter()
     print(f"adminplane bench  (python {sys.version.split()[0]}, {sys.platform})")
-    if args.events != "only":
+    alone = "only" in (args.events, args.devices)
+    if not alone:
         bench_imports(args.runs)
         bench_round_trips()
         if args.latency_runs > 0:
             bench_latency(args.latency_runs)
-    if args.events != "off":
+    if args.events == "only" or (args.events == "on" and not alone):
         from bench import event_store
         event_store.run_all(appends=100 if args.quick else 500)
+    if args.devices == "only" or (args.devices == "on" and not alone):
+        from bench import device_metrics
+        device_metrics.run_all()
     print(f"\n(bench took {time.perf_counter() - started:.1f} s)")
     return 0
 
