@@ -104,6 +104,14 @@ class Stack:
         return answer.json["admin_token"]
 
 
+@pytest.fixture
+def frozen_clock(monkeypatch):
+    """Time stands still unless the test moves it (clock.advance), so ages are exact."""
+    import time
+    base = float(int(time.time()))
+    monkeypatch.setattr(clock, "now", lambda: base + clock._offset)
+
+
 @pytest.fixture(scope="package")
 def aws_mock():
     """One moto mock per test process: tables are created once and emptied per test,

@@ -16,7 +16,7 @@ ORIGIN = Origin(ip_address="192.168.1.100", user_agent="CryptidAdmin/1.0")
 
 
 @pytest.fixture
-def trail(stack):
+def trail(stack, frozen_clock):
     """Six entries an hour apart, the newest first in time order of writing last."""
     token = stack.token_with(["view_audit"])
     base = clock.now_int()

@@ -20,11 +20,8 @@ COMPONENTS = {"database", "storage", "message_queue", "federation", "websocket"}
 
 
 @pytest.fixture(autouse=True)
-def frozen(monkeypatch):
-    """Time stands still unless a test moves it (clock.advance), so ages are exact."""
-    import time
-    base = float(int(time.time()))
-    monkeypatch.setattr(clock, "now", lambda: base + clock._offset)
+def frozen(frozen_clock):
+    """Every test here runs on a clock that moves only when the test moves it."""
 
 
 @pytest.fixture(autouse=True)
