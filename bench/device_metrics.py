@@ -29,6 +29,7 @@ if str(ROOT) not in sys.path:
 
 import tests.conftest  # noqa: E402,F401 - sets the test environment before project imports
 
+from bench.event_store import _breakdown  # noqa: E402
 from bench.run import CallCounter, api_stack, table, title  # noqa: E402
 
 SIZES = (1_000, 100_000)
@@ -233,14 +234,6 @@ ROWS = [
     ("register", "POST /internal/devices (one more device)",
      "device + counter deltas in 1 transaction"),
 ]
-
-
-def _breakdown(calls: Counter) -> str:
-    parts = []
-    for (service, op), n in sorted(calls.items()):
-        label = op if service == "dynamodb" else f"{service}:{op}"
-        parts.append(f"{label} x{n}" if n > 1 else label)
-    return ", ".join(parts) or "-"
 
 
 def _expect(answer, status: int, label: str):
