@@ -25,6 +25,7 @@ from chalicelib.store.tables import Counter, Device, FederationPeer
 # Who acts when a threshold rule blocks something.
 SYSTEM = Principal(subject="system:moderation", kind="system")
 MAX_ATTEMPTS = 6
+BLOCKED = "blocked"  # FederationPeer.block_state while a block is recorded
 REPORTERS = "spam_reporters#"  # Counter partition per device: one marker per reporter
 
 
@@ -379,7 +380,7 @@ def block_peer(actor: Principal, domain_text: str, reason: str,
                        details=[{"path": "expires_at", "message": "must be in the future"}])
     after = device_stats.PeerState(blocked=True, expires_at=expires_at)
     fields = dict(blocked_at=now, blocked_by=actor.subject, block_reason=reason,
-                  block_expires_at=expires_at, auto_blocked=None)
+                  block_expires_at=expires_at, auto_blocked=None, block_state=BLOCKED)
     for _ in range(MAX_ATTEMPTS):
         peer = _load_peer(domain)
         try:
@@ -419,7 +420,7 @@ def unblock_peer(actor: Principal, domain_text: str, reason: str | None) -> tupl
         previous = peer_json(peer, now)
         actions = [FederationPeer.blocked_at.remove(), FederationPeer.blocked_by.remove(),
                    FederationPeer.block_reason.remove(), FederationPeer.block_expires_at.remove(),
-                   FederationPeer.auto_blocked.remove()]
+                   FederationPeer.auto_blocked.remove(), FederationPeer.block_state.remove()]
         try:
             device_stats.commit(
                 lambda tx: tx.update(peer, actions=actions, condition=condition),
@@ -427,7 +428,7 @@ def unblock_peer(actor: Principal, domain_text: str, reason: str | None) -> tupl
         except Conflict:
             continue
         peer.blocked_at = peer.blocked_by = peer.block_reason = None
-        peer.block_expires_at = peer.auto_blocked = None
+        peer.block_expires_at = peer.auto_blocked = peer.block_state = None
         return peer_json(peer), {"reason": reason, "previous_reason": previous["reason"],
                                  "blocked_by": previous["blocked_by"],
                                  "expires_at": previous["expires_at"]}
@@ -435,11 +436,10 @@ def unblock_peer(actor: Principal, domain_text: str, reason: str | None) -> tupl
 
 
 def blocked_peers() -> list[dict]:
-    """Blocks in force now, newest first. The peer table holds one row per federating
-    server (thousands at most), so this reads it with a filter; expired blocks are
-    filtered here since DynamoDB does not expire them for us."""
+    """Blocks in force now, newest first: a Query of the sparse block index; expired
+    blocks are filtered here since DynamoDB does not expire them for us."""
     now = clock.now()
-    peers = [p for p in FederationPeer.scan(FederationPeer.blocked_at.exists())
+    peers = [p for p in FederationPeer.by_block.query(BLOCKED, scan_index_forward=False)
              if _blocked_now(p, now)]
     peers.sort(key=lambda p: (-int(p.blocked_at), p.domain))
     return [peer_json(p, now) for p in peers]

@@ -173,6 +173,13 @@ class MetaItem(BaseModel):
     version = NumberAttribute(default=0)
 
 
+class PeerBlockIndex(GlobalSecondaryIndex):
+    """Sparse: only peers with a block carry `block_state`, so listing blocks is a Query."""
+    Meta = _index("by_block")
+    block_state = UnicodeAttribute(hash_key=True)
+    blocked_at = NumberAttribute(range_key=True)
+
+
 class FederationPeer(BaseModel):
     """A server this chat server federates with, registered by the chat server."""
     Meta = table_meta("federation_peers")
@@ -184,6 +191,8 @@ class FederationPeer(BaseModel):
     block_reason = UnicodeAttribute(null=True)
     block_expires_at = NumberAttribute(null=True)
     auto_blocked = UnicodeAttribute(null=True)  # "true" when blocked by a threshold rule
+    block_state = UnicodeAttribute(null=True)   # "blocked" while a block is recorded
+    by_block = PeerBlockIndex()
 
 
 class Counter(BaseModel):
