@@ -49,6 +49,7 @@ _KINDS = [
     ErrorKind("BATCH_TOO_LARGE", 4225, 422, "Too many events for one atomic write"),
     ErrorKind("IDEMPOTENCY_KEY_REUSED", 4226, 422,
               "X-Idempotency-Key was already used for a different request"),
+    ErrorKind("EVENT_TOO_LARGE", 4228, 422, "The event exceeds the storage limit"),
     ErrorKind("STATE_TOO_LARGE", 4227, 422, "The aggregate's state would exceed the storage limit"),
     ErrorKind("CONCURRENT_WRITE", 4124, 409, "Concurrent write detected"),
     ErrorKind("AGGREGATE_NOT_FOUND", 4047, 404, "No events for this aggregate"),

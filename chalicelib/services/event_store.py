@@ -24,6 +24,8 @@ from chalicelib.store.tables import (IdempotencyRecord, MerkleTile, StoredEvent,
 
 MAX_TRANSACTION_ITEMS = 100   # DynamoDB's limit on one TransactWriteItems
 MAX_STATE_BYTES = 350_000     # the head item (state included) must stay under DynamoDB's 400 KB
+MAX_EVENT_BYTES = 300_000     # one stored event (data + metadata), under the same item limit
+MAX_WRITE_BYTES = 3_500_000   # one transaction, under DynamoDB's 4 MB
 MAX_BATCH_EVENTS = 25         # events per batch request (implications share the budget)
 HEAD_CACHE_SIZE = 10_000
 IDEMPOTENCY_SECONDS = 24 * 3600
@@ -242,6 +244,7 @@ def _plan(spec, scope: Scope, heads: dict, pending: list[Pending], primary: str,
     now = round(clock.now(), 3)
     events_out, tiles, type_counts = [], {}, {}
     first_position = None
+    size = 0
     for p in pending:
         stream = ev.stream_key(scope.instance_id, scope.env, p.agg_type, p.agg_id)
         head = heads[stream]
@@ -251,6 +254,11 @@ def _plan(spec, scope: Scope, heads: dict, pending: list[Pending], primary: str,
                                              p.data, p.metadata)
         except ticks.TickError as exc:
             raise AppError("HANDLER_FAILED", f"handler of {p.agg_type}.{p.event_type}: {exc}")
+        event_bytes = len(ev.canonical(p.data)) + len(ev.canonical(p.metadata))
+        if event_bytes > MAX_EVENT_BYTES:
+            raise AppError("EVENT_TOO_LARGE", f"An event of {event_bytes} bytes exceeds the "
+                           f"limit of {MAX_EVENT_BYTES}")
+        size += event_bytes
         content = ev.content_hash(p.event_type, p.data, p.metadata, now)
         previous = bytes.fromhex(head.chain_head) if head.chain_head else None
         chain = merkle.chain_hash(previous, content)
@@ -275,6 +283,10 @@ def _plan(spec, scope: Scope, heads: dict, pending: list[Pending], primary: str,
         head.chain_head = chain.hex()
         head.created_at = head.created_at or now
         head.updated_at = now
+    size += sum(len(ev.canonical(h.state)) for h in heads.values())
+    if size > MAX_WRITE_BYTES:
+        raise AppError("BATCH_TOO_LARGE", f"This write is {size} bytes; one atomic write holds "
+                       f"at most {MAX_WRITE_BYTES}. Send fewer or smaller events.")
     writes = {"events": events_out, "tiles": tiles, "counts": type_counts,
               "scope": f"{scope.instance_id}#{scope.env}"}
     answer = {"ok": True, "stream_id": f"{agg_type}/{agg_id}@{first_position}",

@@ -189,3 +189,19 @@ def test_state_too_large_is_refused_cleanly(plane, monkeypatch):
     assert answer.status == 422 and answer.json["code"] == "STATE_TOO_LARGE"
     assert 1 < written < 10
     assert plane.call("GET", "/order/o1/length", scope="read").json["length"] == written
+
+
+def test_oversized_events_and_writes_are_refused_cleanly(plane, monkeypatch):
+    from chalicelib.services import event_store
+    monkeypatch.setattr(event_store, "MAX_EVENT_BYTES", 500)
+    big = plane.append("o1", "created", {"customer": "c" * 600})
+    assert big.status == 422 and big.json["code"] == "EVENT_TOO_LARGE"
+    monkeypatch.setattr(event_store, "MAX_EVENT_BYTES", 300_000)
+    monkeypatch.setattr(event_store, "MAX_WRITE_BYTES", 1_000)
+    batch = plane.call("POST", "/order/o2", body={"events": [
+        {"type": "created", "data": {"customer": "c" * 300}, "metadata": ACTOR},
+        {"type": "item_added", "data": {"sku": "s" * 300, "qty": 1}, "metadata": ACTOR},
+        {"type": "item_added", "data": {"sku": "t" * 300, "qty": 1}, "metadata": ACTOR}]})
+    assert batch.status == 422 and batch.json["code"] == "BATCH_TOO_LARGE"
+    assert plane.call("GET", "/order/o1/length", scope="read").json["length"] == 0
+    assert plane.call("GET", "/order/o2/length", scope="read").json["length"] == 0
