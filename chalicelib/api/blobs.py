@@ -1,0 +1,5 @@
+from __future__ import annotations
+
+from chalice import Blueprint
+
+bp = Blueprint(__name__)
