@@ -63,6 +63,7 @@ _KINDS = [
     ErrorKind("PEER_ALREADY_BLOCKED", 4099, 409, "Federation peer is already blocked"),
     ErrorKind("PEER_NOT_BLOCKED", 4089, 409, "Federation peer is not blocked"),
     ErrorKind("PEER_NOT_FOUND", 4046, 404, "Federation peer not found"),
+    ErrorKind("BLOB_NOT_FOUND", 4049, 404, "No blob with that name in this environment"),
 ]
 
 KINDS: dict[str, ErrorKind] = {k.name: k for k in _KINDS}
