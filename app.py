@@ -2,8 +2,9 @@
 from chalice import Chalice, ConvertToMiddleware, Rate
 
 from chalicelib import jobs
-from chalicelib.api import (auth, blobs, data, data_loading, events, health, instances, integrity,
-                            internal, keys, meta, metrics, moderation, server_admin, specs)
+from chalicelib.api import (auth, backups, blobs, data, data_loading, events, health, instances,
+                            integrity, internal, keys, meta, metrics, moderation, server_admin,
+                            specs)
 from chalicelib.observability import logger, tracer_middleware
 
 app = Chalice(app_name="adminplane")
@@ -12,7 +13,7 @@ if (_trace := tracer_middleware()) is not None:
     app.register_middleware(ConvertToMiddleware(_trace))
 
 for blueprint in (auth, instances, keys, internal, data, meta, server_admin, moderation, metrics,
-                  health, specs, events, integrity, blobs, data_loading):
+                  health, specs, events, integrity, blobs, data_loading, backups):
     app.register_blueprint(blueprint.bp)
 
 

@@ -64,6 +64,8 @@ _KINDS = [
     ErrorKind("PEER_NOT_BLOCKED", 4089, 409, "Federation peer is not blocked"),
     ErrorKind("PEER_NOT_FOUND", 4046, 404, "Federation peer not found"),
     ErrorKind("BLOB_NOT_FOUND", 4049, 404, "No blob with that name in this environment"),
+    ErrorKind("BACKUP_NOT_FOUND", 4140, 404, "No backup with that id in this environment"),
+    ErrorKind("BACKUP_RUNNING", 4141, 409, "The backup is running; delete it once it ends"),
 ]
 
 KINDS: dict[str, ErrorKind] = {k.name: k for k in _KINDS}

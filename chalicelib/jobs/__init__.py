@@ -12,6 +12,7 @@ SCHEDULES = {
     "alerts": (1, "alerts"),
     "metric_rollups": (5, "rollups"),
     "counter_prune": (24 * 60, "counter_prune"),
+    "backups": (5, "backups"),
 }
 
 

@@ -319,6 +319,59 @@ class StreamTypeCounter(BaseModel):
     count = NumberAttribute(default=0)
 
 
+class BackupWorkIndex(GlobalSecondaryIndex):
+    """Sparse: only backups still to run ("pending") or running carry `work_state`, so the
+    job finds its work with a Query."""
+    Meta = _index("by_work_state")
+    work_state = UnicodeAttribute(hash_key=True)
+    requested_at = NumberAttribute(range_key=True)
+
+
+class Backup(BaseModel):
+    """One backup of an instance environment; ids sort by request time, so the newest
+    come first from a Query with scan_index_forward=False."""
+    Meta = table_meta("backups")
+    scope = UnicodeAttribute(hash_key=True)       # "<instance>#<env>"
+    id = UnicodeAttribute(range_key=True)         # "bk_<ms, 13 digits><hex>"
+    instance_id = UnicodeAttribute()
+    environment = UnicodeAttribute()
+    status = UnicodeAttribute()                   # pending | running | completed | failed
+    requested_at = NumberAttribute()
+    requested_by = UnicodeAttribute()
+    started_at = NumberAttribute(null=True)
+    completed_at = NumberAttribute(null=True)
+    events = NumberAttribute(null=True)
+    size = NumberAttribute(null=True)
+    sha256 = UnicodeAttribute(null=True)
+    s3_key = UnicodeAttribute()
+    offsite_status = UnicodeAttribute(null=True)  # null | completed | failed
+    error = UnicodeAttribute(null=True)
+    attempts = NumberAttribute(default=0)
+    work_state = UnicodeAttribute(null=True)      # "pending" | "running" while unfinished
+    by_work_state = BackupWorkIndex()
+
+
+class BackupDueIndex(GlobalSecondaryIndex):
+    """Sparse: only enabled settings carry `auto`, so finding due backups is a Query."""
+    Meta = _index("by_due")
+    auto = UnicodeAttribute(hash_key=True)
+    next_due = NumberAttribute(range_key=True)
+
+
+class BackupSetting(BaseModel):
+    """An instance's backup settings; absent means the defaults."""
+    Meta = table_meta("backup_settings")
+    instance_id = UnicodeAttribute(hash_key=True)
+    enabled = UnicodeAttribute(default="false")   # "true" | "false"
+    interval_hours = NumberAttribute(default=24)
+    retain = NumberAttribute(default=7)
+    offsite = JSONAttribute(null=True)            # {"bucket", "prefix"} or null
+    updated_at = NumberAttribute(null=True)
+    auto = UnicodeAttribute(null=True)            # "true" while enabled
+    next_due = NumberAttribute(null=True)         # when the next automatic backup is due
+    by_due = BackupDueIndex()
+
+
 TABLES = [Operator, Session, Challenge, Device, Instance, ApiKey, ApiKeyId, AuditEntry, ErrorRecord, MetaItem,
           FederationPeer, Counter, MetricBucket, RateCounter, Alert, SpecVersion, StreamHead,
-          StoredEvent, MerkleTile, IdempotencyRecord, StreamTypeCounter]
+          StoredEvent, MerkleTile, IdempotencyRecord, StreamTypeCounter, Backup, BackupSetting]
