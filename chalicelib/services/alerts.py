@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from chalicelib.domain import alert_rules as rules
 from chalicelib.services import health, metric_store
-from chalicelib.store.conditions import condition_failed
+from chalicelib.store.conditions import update_if
 from chalicelib.store.tables import Alert
 
 CPU_METRIC = "cpu_usage_percent"
@@ -83,7 +83,6 @@ def _rows(consistent: bool = False) -> dict[str, Alert]:
 
 def _write(rule: rules.Rule, change: str, after: rules.State, now: int) -> bool:
     """One conditional UpdateItem; False when a concurrent run already made the change."""
-    from pynamodb.exceptions import UpdateError
     row = Alert(id=rule.id)
     shown = [Alert.severity.set(after.severity), Alert.component.set(after.component),
              Alert.message.set(after.message), Alert.details.set(after.details)]
@@ -107,13 +106,7 @@ def _write(rule: rules.Rule, change: str, after: rules.State, now: int) -> bool:
         condition = Alert.active.does_not_exist()
     else:
         return False
-    try:
-        row.update(actions=actions, condition=condition)
-    except UpdateError as exc:
-        if condition_failed(exc):
-            return False
-        raise
-    return True
+    return update_if(row, actions, condition)
 
 
 def evaluate(now: int | None = None) -> dict:

@@ -11,7 +11,7 @@ from chalicelib.errors import AppError
 from chalicelib.services import audit, instances
 from chalicelib.services.principal import SCHEDULER, Origin, Principal
 from chalicelib.store.base import transact_write
-from chalicelib.store.conditions import condition_failed
+from chalicelib.store.conditions import condition_failed, update_if
 from chalicelib.store.tables import ApiKey, ApiKeyId
 
 MAX_ROTATION_GRACE_SECONDS = 30 * 86400
@@ -128,16 +128,9 @@ def revoke(key_id: str) -> dict:
 
 
 def _update_unrevoked(key: ApiKey, actions) -> None:
-    from pynamodb.exceptions import UpdateError
-    now = clock.now_int()
-    if not _live(key, now):
+    if not _live(key, clock.now_int()) or not update_if(
+            key, actions, ApiKey.revoked_at.does_not_exist()):
         raise AppError("KEY_REVOKED")
-    try:
-        key.update(actions=actions, condition=ApiKey.revoked_at.does_not_exist())
-    except UpdateError as exc:
-        if condition_failed(exc):
-            raise AppError("KEY_REVOKED")
-        raise
 
 
 def verify(text: str | None) -> VerifiedKey:
@@ -160,31 +153,20 @@ def verify(text: str | None) -> VerifiedKey:
 
 def _touch(key: ApiKey, now: int) -> None:
     """Record use, throttled so a busy key costs one write per few minutes, not per call."""
-    from pynamodb.exceptions import UpdateError
-    try:
-        key.update(actions=[ApiKey.last_used_at.set(now)],
-                   condition=ApiKey.last_used_at.does_not_exist()
-                   | (ApiKey.last_used_at < now - TOUCH_EVERY_SECONDS + 1))
-    except UpdateError as exc:
-        if not condition_failed(exc):
-            raise
+    update_if(key, [ApiKey.last_used_at.set(now)],
+              ApiKey.last_used_at.does_not_exist()
+              | (ApiKey.last_used_at < now - TOUCH_EVERY_SECONDS + 1))
 
 
 def apply_due_revocations(origin: Origin | None = None) -> int:
     """Scheduled: make due revocations final and audit each exactly once."""
-    from pynamodb.exceptions import UpdateError
     now = clock.now_int()
     done = 0
     for key in ApiKey.by_pending_revocation.query(PENDING, ApiKey.revoke_at <= now):
-        try:
-            key.update(actions=[ApiKey.revoked_at.set(int(key.revoke_at)),
-                                ApiKey.revoke_pending.remove()],
-                       condition=ApiKey.revoked_at.does_not_exist()
-                       & (ApiKey.revoke_pending == PENDING))
-        except UpdateError as exc:
-            if condition_failed(exc):
-                continue  # another run got there first
-            raise
+        if not update_if(key, [ApiKey.revoked_at.set(int(key.revoke_at)),
+                               ApiKey.revoke_pending.remove()],
+                         ApiKey.revoked_at.does_not_exist() & (ApiKey.revoke_pending == PENDING)):
+            continue  # another run got there first
         audit.record(SCHEDULER, "key_revoked", key.id,
                      {"reason": "scheduled", "instance_id": key.instance_id,
                       "revoke_at": clock.iso(key.revoke_at), "prefix": key.prefix}, origin)

@@ -28,7 +28,7 @@ Queries per series whatever its length: 30 days read ~30 + 23 + 23 + 12 items, n
 from __future__ import annotations
 
 from chalicelib import clock
-from chalicelib.store.conditions import condition_failed
+from chalicelib.store.conditions import condition_failed, update_if
 from chalicelib.store.tables import MetaItem, MetricBucket
 
 RESOLUTIONS = {"5m": 300, "1h": 3600, "1d": 86400}
@@ -98,7 +98,6 @@ def record_many(samples) -> int:
 
 
 def _write_bucket(name: str, start: int, group: dict) -> None:
-    from pynamodb.exceptions import UpdateError
     item = MetricBucket(series=series_key(name, "5m"), start=start)
     common = [MetricBucket.kind.set(group["kind"]), MetricBucket.total.add(group["total"]),
               MetricBucket.count.add(group["count"]),
@@ -106,14 +105,10 @@ def _write_bucket(name: str, start: int, group: dict) -> None:
     if group["kind"] == "counter":
         item.update(actions=common)
         return
-    try:
-        item.update(actions=common + [MetricBucket.last.set(group["last"]),
-                                      MetricBucket.last_ts.set(group["last_ts"])],
-                    condition=MetricBucket.last_ts.does_not_exist()
-                    | (MetricBucket.last_ts <= group["last_ts"]))
-    except UpdateError as exc:
-        if not condition_failed(exc):
-            raise
+    if not update_if(item, common + [MetricBucket.last.set(group["last"]),
+                                     MetricBucket.last_ts.set(group["last_ts"])],
+                     MetricBucket.last_ts.does_not_exist()
+                     | (MetricBucket.last_ts <= group["last_ts"])):
         item.update(actions=common)  # an older gauge value still counts toward the mean
 
 

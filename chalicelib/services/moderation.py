@@ -19,7 +19,7 @@ from chalicelib.errors import AppError
 from chalicelib.services import audit, device_stats
 from chalicelib.services.device_stats import Conflict
 from chalicelib.services.principal import Origin, Principal
-from chalicelib.store.conditions import condition_failed
+from chalicelib.store.conditions import update_if
 from chalicelib.store.tables import Counter, Device, FederationPeer
 
 # Who acts when a threshold rule blocks something.
@@ -181,7 +181,6 @@ def unblock_device(actor: Principal, address: str, reason: str) -> tuple[dict, d
 def set_rate_limit(actor: Principal, address: str, custom: int | None, reason: str,
                    expires_at: int | None) -> tuple[dict, dict]:
     """A custom limit, permanent or until `expires_at`; `None` removes it."""
-    from pynamodb.exceptions import UpdateError
     now = clock.now_int()
     if expires_at is not None and expires_at <= now:
         raise AppError("VALIDATION_ERROR", "expires_at must be in the future",
@@ -201,12 +200,8 @@ def set_rate_limit(actor: Principal, address: str, custom: int | None, reason: s
                    Device.custom_rate_limit_reason.set(reason),
                    (Device.custom_rate_limit_expires_at.set(expires_at) if expires_at is not None
                     else Device.custom_rate_limit_expires_at.remove())]
-    try:
-        device.update(actions=actions, condition=Device.device_address.exists())
-    except UpdateError as exc:
-        if condition_failed(exc):
-            raise AppError("DEVICE_NOT_FOUND")
-        raise
+    if not update_if(device, actions, Device.device_address.exists()):
+        raise AppError("DEVICE_NOT_FOUND")
     after = effective_of(device, cfg)
     answer = _limit_record(device, after)
     answer["previous_rate_limit"] = before.rate_limit
@@ -226,7 +221,7 @@ def report_spam(address: str, reporter: str | None, reason: str | None,
     """Count a report against a device (one per reporter while the device is not
     unblocked again); at progressive_trust.spam_report_block_threshold reports the
     device is blocked, once, and `device_auto_blocked` is audited by system:moderation."""
-    from pynamodb.exceptions import TransactWriteError, UpdateError
+    from pynamodb.exceptions import TransactWriteError
 
     from chalicelib.services import metric_store
     from chalicelib.store.base import transact_write
@@ -253,13 +248,8 @@ def report_spam(address: str, reporter: str | None, reason: str | None,
         device = _load(address)
     else:
         device = Device(device_address=address)
-        try:
-            device.update(actions=[Device.spam_reports.add(1)],
-                          condition=Device.device_address.exists())
-        except UpdateError as exc:
-            if condition_failed(exc):
-                raise AppError("DEVICE_NOT_FOUND")
-            raise
+        if not update_if(device, [Device.spam_reports.add(1)], Device.device_address.exists()):
+            raise AppError("DEVICE_NOT_FOUND")
     if counted:
         metric_store.record(device_stats.SPAM_REPORTS, 1, "counter")
     reports = int(device.spam_reports or 0)
@@ -345,7 +335,6 @@ def _load_peer(domain: str) -> FederationPeer | None:
 
 def register_peer(domain_text: str) -> tuple[dict, bool]:
     """(record, created): the chat server tells us it federates with `domain`."""
-    from pynamodb.exceptions import UpdateError
     domain = _domain(domain_text)
     now = clock.now_int()
     for _ in range(MAX_ATTEMPTS):
@@ -359,13 +348,8 @@ def register_peer(domain_text: str) -> tuple[dict, bool]:
                 return peer_json(peer), True
             except Conflict:
                 continue
-        try:
-            peer.update(actions=[FederationPeer.last_seen.set(now)],
-                        condition=FederationPeer.last_seen.does_not_exist()
-                        | (FederationPeer.last_seen < now))
-        except UpdateError as exc:
-            if not condition_failed(exc):
-                raise
+        update_if(peer, [FederationPeer.last_seen.set(now)],
+                  FederationPeer.last_seen.does_not_exist() | (FederationPeer.last_seen < now))
         return peer_json(peer), False
     raise AppError("SERVICE_UNAVAILABLE", "The peer kept changing; try again")
 

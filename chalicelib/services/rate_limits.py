@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from chalicelib import clock
 from chalicelib.errors import AppError
-from chalicelib.store.conditions import condition_failed
+from chalicelib.store.conditions import update_if
 from chalicelib.store.tables import RateCounter
 
 WINDOW_SECONDS = 3600
@@ -18,18 +18,13 @@ LIMITS = {
 def consume(limit: str, admin: str) -> int:
     """Count one request; 429 RATE_LIMITED with Retry-After once the hour's budget is spent.
     One conditional UpdateItem: the increment happens only while under the limit."""
-    from pynamodb.exceptions import UpdateError
     maximum = LIMITS[limit]
     now = clock.now_int()
     window = now - now % WINDOW_SECONDS
     counter = RateCounter(key=f"{limit}#{admin}#{window}")
-    try:
-        counter.update(actions=[RateCounter.count.add(1),
-                                RateCounter.ttl.set(window + 2 * WINDOW_SECONDS)],
-                       condition=RateCounter.count.does_not_exist() | (RateCounter.count < maximum))
-    except UpdateError as exc:
-        if not condition_failed(exc):
-            raise
+    if not update_if(counter, [RateCounter.count.add(1),
+                               RateCounter.ttl.set(window + 2 * WINDOW_SECONDS)],
+                     RateCounter.count.does_not_exist() | (RateCounter.count < maximum)):
         retry_after = window + WINDOW_SECONDS - now
         raise AppError("RATE_LIMITED",
                        f"Rate limit of {maximum} {limit.replace('_', ' ')} per hour reached",
