@@ -47,7 +47,22 @@ def get(instance_id: str) -> Instance:
 
 
 def describe(instance_id: str) -> dict:
-    return to_json(get(instance_id), detail=True)
+    """Details with plan, tier, limits and usage counted from the records themselves."""
+    body = to_json(get(instance_id), detail=True)
+    body["usage"] = usage(instance_id)
+    return body
+
+
+def usage(instance_id: str) -> dict:
+    """Events stored per environment (from the per-type counters the event store keeps in
+    its write transactions) and live API keys: one Query per environment plus one."""
+    from chalicelib.store.tables import ApiKey, StreamTypeCounter
+    events = {env: sum(int(row.count) for row in StreamTypeCounter.query(f"{instance_id}#{env}"))
+              for env in ENVIRONMENTS}
+    now = clock.now()
+    keys = sum(1 for k in ApiKey.by_instance.query(instance_id)
+               if k.revoked_at is None and (k.revoke_at is None or k.revoke_at > now))
+    return {"events": events, "events_total": sum(events.values()), "api_keys_active": keys}
 
 
 def list_all() -> list[dict]:

@@ -205,3 +205,13 @@ def test_oversized_events_and_writes_are_refused_cleanly(plane, monkeypatch):
     assert batch.status == 422 and batch.json["code"] == "BATCH_TOO_LARGE"
     assert plane.call("GET", "/order/o1/length", scope="read").json["length"] == 0
     assert plane.call("GET", "/order/o2/length", scope="read").json["length"] == 0
+
+
+def test_instance_details_count_usage(plane, stack):
+    plane.append("o1", "created", {"customer": "c1"})  # + 1 implied customer event
+    plane.append("o1", "closed", {}, env="staging")
+    token = stack.operator_token()
+    inst = stack.call("GET", "/api/instances", token).json["instances"][0]["id"]
+    usage = stack.call("GET", f"/api/instances/{inst}", token).json["usage"]
+    assert usage == {"events": {"prod": 2, "staging": 1, "test": 0}, "events_total": 3,
+                     "api_keys_active": 4}
