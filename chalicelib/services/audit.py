@@ -59,17 +59,6 @@ def months_back(ts: int, count: int) -> list[str]:
     return out
 
 
-def recent(limit: int = 100, months: int = 2) -> list[dict]:
-    """Newest entries first from the latest months (a query per month, never a scan)."""
-    out: list[dict] = []
-    for month in months_back(clock.now_int(), months):
-        for entry in AuditEntry.query(month, scan_index_forward=False, limit=limit - len(out)):
-            out.append(to_json(entry))
-        if len(out) >= limit:
-            break
-    return out
-
-
 # --- reading the trail -------------------------------------------------------------------
 
 MAX_LIMIT = 1000

@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import secrets as _secrets
 
-from chalicelib import clock, settings
-from chalicelib.domain import devices as device_ids
+from chalicelib import clock
 from chalicelib.errors import AppError
 from chalicelib.services import admins, audit, passwords, tokens
 from chalicelib.services.principal import Origin, Principal
@@ -126,8 +125,3 @@ def create_operator(email: str, password: str, permissions) -> bool:
         if condition_failed(exc):
             return False
         raise
-
-
-def device_address_for(public_key_hex: str) -> str:
-    return device_ids.device_address(device_ids.parse_public_key(public_key_hex),
-                                     settings.get().server_name)
