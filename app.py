@@ -1,32 +1,34 @@
-"""The Chalice app: middleware, blueprints and scheduled functions. Nothing else."""
+"""The Chalice app: middleware, every feature's blueprint and scheduled jobs. Nothing else."""
 from chalice import Chalice, ConvertToMiddleware, Rate
 
-from chalicelib import jobs
-from chalicelib.api import (auth, backups, blobs, data, data_loading, events, health, instances,
-                            integrity, internal, keys, meta, metrics, moderation, server_admin,
-                            specs)
-from chalicelib.observability import logger, tracer_middleware
+from chalicelib import features
+from chalicelib.core.observability import logger, tracer_middleware
 
 app = Chalice(app_name="adminplane")
 app.register_middleware(ConvertToMiddleware(logger.inject_lambda_context(clear_state=True)))
 if (_trace := tracer_middleware()) is not None:
     app.register_middleware(ConvertToMiddleware(_trace))
 
-for blueprint in (auth, instances, keys, internal, data, meta, server_admin, moderation, metrics,
-                  health, specs, events, integrity, blobs, data_loading, backups):
-    app.register_blueprint(blueprint.bp)
+for blueprint in features.BLUEPRINTS:
+    app.register_blueprint(blueprint)
 
 
-def _schedule(name: str, minutes: int):
+def _scheduled(job):
     def handler(event):
-        result = jobs.run(name)
-        logger.info("scheduled job done", extra={"job": name, "result": result})
+        result = job.run()
+        logger.info("scheduled job done", extra={"job": job.name, "result": result})
         return result
-    handler.__name__ = f"job_{name}"
-    return app.schedule(Rate(minutes, unit=Rate.MINUTES), name=f"job_{name}")(handler)
+    handler.__name__ = job.handler_name
+    return handler
 
 
-# Lambda finds each scheduled handler as a module attribute named after it.
-for _name, (_minutes, _) in jobs.SCHEDULES.items():
-    globals()[f"job_{_name}"] = _schedule(_name, _minutes)
-del _name, _minutes
+for job in features.JOBS.values():
+    app.schedule(Rate(job.minutes, unit=Rate.MINUTES), name=job.handler_name)(_scheduled(job))
+
+
+def __getattr__(name: str):
+    """Lambda resolves a scheduled function's handler, "app.job_<name>", here: from the
+    handler Chalice registered, middleware included."""
+    if name.startswith("job_") and name in app.handler_map:
+        return app.handler_map[name]
+    raise AttributeError(name)

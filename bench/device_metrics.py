@@ -110,7 +110,7 @@ def fast_moto():
 
 def _fake_devices(count: int, now: int, seed: int) -> list:
     """`count` Device records as the registry would hold them after months of use."""
-    from chalicelib import settings
+    from chalicelib.core import settings
     from chalicelib.domain import devices as device_ids
     from chalicelib.store.tables import Device
 
@@ -163,8 +163,8 @@ def op_seconds():
 def load(total: int) -> dict:
     """Bring the registry to `total` devices (bootstrap registered the admin device, the
     warm-up one more) with BatchWriteItem, then recompute every counter from the tables."""
-    from chalicelib import clock
-    from chalicelib.services import device_stats
+    from chalicelib.core import clock
+    from chalicelib.store import device_counters as device_stats
     from chalicelib.store.tables import Device
 
     existing = sum(1 for _ in Device.scan())
@@ -192,7 +192,7 @@ def load(total: int) -> dict:
 def brute_force(now: int, period_seconds: int) -> dict:
     """The seed's `devices` object from a Scan of every device (never on a request path)."""
     from chalicelib.domain import trust
-    from chalicelib.services import moderation
+    from chalicelib.chat.moderation import service as moderation
     from chalicelib.store.tables import Device
 
     cfg = moderation.trust_config()
@@ -245,8 +245,9 @@ def _expect(answer, status: int, label: str):
 def bench_size(total: int) -> dict:
     from nacl.signing import SigningKey
 
-    from chalicelib import clock
-    from chalicelib.services import device_stats, server_stats
+    from chalicelib.core import clock
+    from chalicelib.store import device_counters as device_stats
+    from chalicelib.chat.metrics import server_stats
 
     info: dict = {"rows": {}}
     server_stats.clear_cache()

@@ -99,10 +99,12 @@ def fresh_store():
     """An empty moto account with every table, one instance and ORDER_SPEC deployed."""
     from moto import mock_aws
 
-    from chalicelib import clock, settings
-    from chalicelib.services import event_store, specs
-    from chalicelib.services.keys import VerifiedKey
-    from chalicelib.services.principal import Principal
+    from chalicelib.core import clock
+    from chalicelib.core import settings
+    from chalicelib.platform.events import service as event_store
+    from chalicelib.platform.specs import service as specs
+    from chalicelib.platform.keys.service import VerifiedKey
+    from chalicelib.identity.principal import Principal
     from chalicelib.store import aws
     from chalicelib.store.base import rebind
     from chalicelib.store.provision import provision
@@ -141,7 +143,7 @@ def build_stream(agg_type: str, agg_id: str, events: list, keep=None, start=None
     (complete lists of hex hashes) and the StoredEvents at the positions in `keep` (all of
     them when keep is None), plus the per-type counters. Answers the leaves and content
     hashes for checking."""
-    from chalicelib import clock
+    from chalicelib.core import clock
     from chalicelib.domain import events as ev
     from chalicelib.domain import merkle, ticks
     from chalicelib.store.tables import MerkleTile, StoredEvent, StreamHead, StreamTypeCounter
@@ -208,7 +210,7 @@ def _b64(text: str) -> bytes:
 
 def _check_inclusion(stream, agg_id, index, leaves) -> None:
     from chalicelib.domain import merkle
-    from chalicelib.services import integrity
+    from chalicelib.platform.integrity import service as integrity
     proof = integrity.inclusion(stream, "order", agg_id, index)
     size = proof["treeSize"]
     root = _b64(proof["root"])
@@ -223,7 +225,7 @@ def _check_inclusion(stream, agg_id, index, leaves) -> None:
 
 def _check_consistency(stream, agg_id, old, leaves) -> None:
     from chalicelib.domain import merkle
-    from chalicelib.services import integrity
+    from chalicelib.platform.integrity import service as integrity
     answer = integrity.consistency(stream, "order", agg_id, old)
     root1, root2 = _b64(answer["root1"]), _b64(answer["root2"])
     if root1 != merkle.root(leaves[:old]) or root2 != merkle.root(leaves):
@@ -239,7 +241,7 @@ def _stored_bytes(stream: str) -> int:
     from moto.dynamodb.models import dynamodb_backends
 
     from chalicelib.store.tables import StoredEvent
-    from chalicelib import settings
+    from chalicelib.core import settings
     backend = dynamodb_backends[DEFAULT_ACCOUNT_ID][settings.get().region]
     table_ = backend.tables[StoredEvent.Meta.table_name]
     return sum(item.size() for item in table_.all_items()
@@ -249,7 +251,9 @@ def _stored_bytes(stream: str) -> int:
 def bench_size(n: int) -> dict:
     """Round trips of every operation on an `order` aggregate of n events."""
     from chalicelib.domain import events as ev
-    from chalicelib.services import event_store, integrity, specs
+    from chalicelib.platform.events import service as event_store
+    from chalicelib.platform.integrity import service as integrity
+    from chalicelib.platform.specs import service as specs
     from chalicelib.store.tables import StoredEvent
 
     rows, info = {}, {}
@@ -502,7 +506,8 @@ with chained apply_handler, i.e. quadratically; ticks.fold copies once.""")
 # --------------------------------------------------------------------------- 6. throughput
 
 def bench_throughput(appends: int = 500, aggregates: int = 50) -> None:
-    from chalicelib.services import event_store, specs
+    from chalicelib.platform.events import service as event_store
+    from chalicelib.platform.specs import service as specs
 
     rows = []
 

@@ -212,8 +212,10 @@ def api_stack():
     from nacl.signing import SigningKey
 
     import app as app_module
-    from chalicelib import clock, settings
-    from chalicelib.services import admins, bootstrap
+    from chalicelib.core import clock
+    from chalicelib.core import settings
+    from chalicelib.identity import admin_list as admins
+    from chalicelib import bootstrap
     from chalicelib.store import aws, secrets
     from chalicelib.store.provision import provision
     from tests.api import conftest as api
@@ -252,7 +254,7 @@ class Flow:
         return self.s.call("GET", "/admin/v1/auth/challenge")
 
     def device_login_post(self, challenge):
-        from chalicelib import clock
+        from chalicelib.core import clock
         sig = self.s.admin_key.sign(challenge.encode()).signature.hex()
         return self.s.call("POST", "/admin/v1/auth", body={
             "device_address": self.api.VECTOR_ADDRESS, "challenge": challenge,

@@ -187,16 +187,17 @@ def stop_moto(server) -> None:
 # --- scheduled functions ---------------------------------------------------------------
 
 def run_schedules(stop: threading.Event) -> None:
-    """Call each job of chalicelib.jobs.SCHEDULES at its rate, first right away."""
-    from chalicelib import jobs
-    due = {name: time.monotonic() for name in jobs.SCHEDULES}
+    """Call each job of chalicelib.features.JOBS at its rate, first right away."""
+    from chalicelib import features
+    due = {name: time.monotonic() for name in features.JOBS}
     while not stop.is_set():
-        for name, (minutes, _module) in jobs.SCHEDULES.items():
+        for name, job in features.JOBS.items():
+            minutes = job.minutes
             if stop.is_set() or time.monotonic() < due[name]:
                 continue
             started = time.monotonic()
             try:
-                result = jobs.run(name)
+                result = job.run()
                 print(f"[jobs] {name} ok in {time.monotonic() - started:.2f}s: "
                       f"{json.dumps(result, default=str)}", flush=True)
             except Exception as exc:  # a failing job must not stop the others
@@ -323,9 +324,9 @@ def main() -> int:
         say(f"embedded AWS (moto) on http://127.0.0.1:{moto_port}")
 
         # chalicelib reads the environment once; make sure it reads the one set above.
-        from chalicelib import settings
+        from chalicelib.core import settings
         settings.reset()
-        from chalicelib.services import bootstrap
+        from chalicelib import bootstrap
         from chalicelib.store import aws
         from chalicelib.store.provision import provision
         aws.reset()

@@ -14,7 +14,7 @@ def main() -> int:
     if missing:
         print(f"missing environment variables: {', '.join(missing)}", file=sys.stderr)
         return 2
-    from chalicelib.services import bootstrap
+    from chalicelib import bootstrap
     result = bootstrap.run(os.environ["ADMIN_EMAIL"], os.environ["ADMIN_PASSWORD"],
                            os.environ["ADMIN_DEVICE_PUBLIC_KEY"], os.environ["NODE_SECRET"])
     print(f"operator created: {result.operator_created}; admin device: {result.device_address}; "

@@ -14,7 +14,7 @@ _CREDENTIAL = {"admin": "admin JWT", "node": "X-Node-Secret", "api_key": "API ke
 def route_table() -> str:
     os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
     import app  # noqa: F401  (registers every route)
-    from chalicelib.api.routing import ROUTES
+    from chalicelib.http.routing import ROUTES
 
     rows = ["| method | path | credential | permission / scope | audit action |",
             "|---|---|---|---|---|"]
@@ -25,7 +25,7 @@ def route_table() -> str:
 
 
 def error_table() -> str:
-    from chalicelib.errors import KINDS
+    from chalicelib.core.errors import KINDS
     rows = ["| code | error | HTTP | meaning |", "|---|---|---|---|"]
     for k in sorted(KINDS.values(), key=lambda k: k.code):
         rows.append(f"| {k.code} | `{k.name}` | {k.status} | {k.message} |")
@@ -33,7 +33,7 @@ def error_table() -> str:
 
 
 def metric_table() -> str:
-    from chalicelib.services.metrics import METRICS
+    from chalicelib.chat.metrics.service import METRICS
     rows = ["| metric | kind | source | meaning |", "|---|---|---|---|"]
     for name, m in METRICS.items():
         rows.append(f"| `{name}` | {m.kind} | {m.source} | {m.help} |")

@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from unittest import mock
 
-from chalicelib import settings
+from chalicelib.core import settings
 from chalicelib.store.base import table_meta
 from chalicelib.store.buckets import BUCKETS, bucket_name
 from chalicelib.store.secrets import SECRETS, secret_name

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from chalicelib import settings
+from chalicelib.core import settings
 
 
 @lru_cache(maxsize=None)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pynamodb.models import Model
 
-from chalicelib import settings
+from chalicelib.core import settings
 
 
 def table_meta(name: str):

@@ -1,7 +1,7 @@
 """Every S3 bucket, declared once."""
 from __future__ import annotations
 
-from chalicelib import settings
+from chalicelib.core import settings
 
 # logical name -> what it holds
 BUCKETS = {

@@ -1,7 +1,7 @@
 """Secrets Manager secrets, declared once and read once per container."""
 from __future__ import annotations
 
-from chalicelib import settings
+from chalicelib.core import settings
 
 CACHE_SECONDS = 300
 

@@ -6,9 +6,11 @@ import pytest
 from moto import mock_aws
 from nacl.signing import SigningKey
 
-from chalicelib import clock, settings
+from chalicelib.core import clock
+from chalicelib.core import settings
 from chalicelib.domain import admin_list
-from chalicelib.services import admins, bootstrap
+from chalicelib.identity import admin_list as admins
+from chalicelib import bootstrap
 from chalicelib.store import aws, secrets
 from chalicelib.store.base import rebind
 from chalicelib.store.buckets import BUCKETS, bucket_name
@@ -151,7 +153,8 @@ def stack(aws_mock):
     from chalice.test import Client
 
     import app as app_module
-    from chalicelib.services import event_store, specs
+    from chalicelib.platform.events import service as event_store
+    from chalicelib.platform.specs import service as specs
 
     clock.reset()
     path = settings.get().server_config_file

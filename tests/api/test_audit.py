@@ -5,9 +5,9 @@ import json
 
 import pytest
 
-from chalicelib import clock
-from chalicelib.services import audit
-from chalicelib.services.principal import Origin, Principal
+from chalicelib.core import clock
+from chalicelib.identity import audit
+from chalicelib.identity.principal import Origin, Principal
 from chalicelib.store.tables import RateCounter
 
 ALICE = Principal(subject="a1b2c3d4e5f61728394a5b6c7d8e9f10@server.com", kind="device")

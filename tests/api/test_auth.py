@@ -3,7 +3,7 @@ import jwt
 import pytest
 from nacl.signing import SigningKey
 
-from chalicelib import clock
+from chalicelib.core import clock
 from chalicelib.store.tables import AuditEntry, Challenge
 from tests.api.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, VECTOR_ADDRESS
 

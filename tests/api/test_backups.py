@@ -4,8 +4,9 @@ import json
 
 import pytest
 
-from chalicelib import clock, jobs
-from chalicelib.services import backups as svc
+from chalicelib.core import clock
+from chalicelib import features
+from chalicelib.platform.backups import service as svc
 from chalicelib.store import aws
 from chalicelib.store.buckets import bucket_name
 from chalicelib.store.tables import AuditEntry, Backup
@@ -61,9 +62,9 @@ def test_request_run_list_get_delete(world):
     assert entry.target == f"{w.inst}/prod/{bid}"
 
     assert w.stack.call("GET", answer.json["status_url"], w.token).json["status"] == "pending"
-    first = jobs.run("backups")
+    first = features.run("backups")
     assert first["completed"] == 1
-    assert jobs.run("backups") == {"requested": 0, "completed": 0, "failed": 0, "pruned": 0,
+    assert features.run("backups") == {"requested": 0, "completed": 0, "failed": 0, "pruned": 0,
                                    "retried": 0, "timed_out": 0}
 
     got = w.stack.call("GET", answer.json["status_url"], w.token)
@@ -119,9 +120,9 @@ def test_stale_running_backup_is_retried_once_then_failed(world):
     bid = call(w, "POST").json["job_id"]
     item = Backup.get(f"{w.inst}#prod", bid)
     assert svc._claim(item, clock.now())          # a run that crashed
-    assert jobs.run("backups")["retried"] == 0     # not stale yet
+    assert features.run("backups")["retried"] == 0     # not stale yet
     clock.advance(svc.STALE_AFTER + 1)
-    out = jobs.run("backups")
+    out = features.run("backups")
     assert out["retried"] == 1 and out["completed"] == 1
     w.token = w.stack.operator_token()
     assert call(w, "GET", f"/{bid}").json["status"] == "completed"
@@ -131,7 +132,7 @@ def test_stale_running_backup_is_retried_once_then_failed(world):
     item.update(actions=[Backup.attempts.set(svc.MAX_ATTEMPTS - 1)])
     assert svc._claim(item, clock.now())
     clock.advance(svc.STALE_AFTER + 1)
-    assert jobs.run("backups")["timed_out"] == 1
+    assert features.run("backups")["timed_out"] == 1
     w.token = w.stack.operator_token()
     rec = call(w, "GET", f"/{bid2}").json
     assert rec["status"] == "failed" and rec["error"].startswith("timed out")
@@ -144,7 +145,7 @@ def test_failure_is_recorded(world, monkeypatch):
     def boom(*a, **k):
         raise RuntimeError("disk on fire")
     monkeypatch.setattr(svc.export, "page", boom)
-    assert jobs.run("backups")["failed"] == 1
+    assert features.run("backups")["failed"] == 1
     rec = call(w, "GET", f"/{bid}").json
     assert rec["status"] == "failed" and "disk on fire" in rec["error"]
     assert objects() == []
@@ -159,7 +160,7 @@ def test_large_backup_uses_multipart(world, monkeypatch):
     monkeypatch.setattr(svc.export, "page", lambda *a, cursor=None, **k:
                         pages[0] if cursor is None else pages[1])
     bid = call(w, "POST").json["job_id"]
-    assert jobs.run("backups")["completed"] == 1
+    assert features.run("backups")["completed"] == 1
     rec = call(w, "GET", f"/{bid}").json
     raw = body_of(rec["s3_key"])
     assert raw.decode() == "".join(lines) and rec["events"] == 12
@@ -194,15 +195,15 @@ def test_automatic_backups_and_retention(world):
     url = f"/api/instances/{w.inst}/backup_settings"
     assert w.stack.call("PUT", url, w.token,
                         body={"enabled": True, "interval_hours": 1, "retain": 2}).status == 200
-    first = jobs.run("backups")
+    first = features.run("backups")
     # prod and staging have specs (World deploys both): one backup each
     assert first["requested"] == 2 and first["completed"] == 2
-    assert jobs.run("backups")["requested"] == 0   # not due again yet
+    assert features.run("backups")["requested"] == 0   # not due again yet
     clock.advance(1800)
-    assert jobs.run("backups")["requested"] == 0
+    assert features.run("backups")["requested"] == 0
     for _ in range(2):
         clock.advance(3600)
-        out = jobs.run("backups")
+        out = features.run("backups")
         assert out["requested"] == 2 and out["completed"] == 2
     # three completed per environment, retain 2: the oldest of each pruned
     assert out["pruned"] == 2
@@ -214,12 +215,12 @@ def test_automatic_backups_and_retention(world):
     assert all(b["requested_by"] == "system:scheduler" for b in listed)
     assert objects() == sorted(b["s3_key"] for b in listed + w.stack.call(
         "GET", f"/api/instances/{w.inst}/ops/staging/backups", w.token).json["backups"])
-    assert jobs.run("backups") == {"requested": 0, "completed": 0, "failed": 0, "pruned": 0,
+    assert features.run("backups") == {"requested": 0, "completed": 0, "failed": 0, "pruned": 0,
                                    "retried": 0, "timed_out": 0}
     # disabled: nothing more
     w.stack.call("PUT", url, w.token, body={"enabled": False})
     clock.advance(10 * 3600)
-    assert jobs.run("backups")["requested"] == 0
+    assert features.run("backups")["requested"] == 0
 
 
 def test_offsite_copy(world):
@@ -231,7 +232,7 @@ def test_offsite_copy(world):
     assert put.status == 200 and put.json["offsite"] == {"bucket": "offsite-vault",
                                                          "prefix": "j17/"}
     bid = call(w, "POST").json["job_id"]
-    jobs.run("backups")
+    features.run("backups")
     rec = call(w, "GET", f"/{bid}").json
     assert rec["status"] == "completed" and rec["offsite_status"] == "completed"
     assert body_of(f"j17/{rec['s3_key']}", "offsite-vault") == body_of(rec["s3_key"])
@@ -239,7 +240,7 @@ def test_offsite_copy(world):
     # a bucket that does not exist: the copy fails, the backup stands
     w.stack.call("PUT", url, w.token, body={"offsite": {"bucket": "no-such-vault"}})
     bid = call(w, "POST").json["job_id"]
-    jobs.run("backups")
+    features.run("backups")
     rec = call(w, "GET", f"/{bid}").json
     assert rec["status"] == "completed" and rec["offsite_status"] == "failed"
     assert rec["s3_key"] in objects()

@@ -4,7 +4,7 @@ import hashlib
 
 import pytest
 
-from chalicelib.services.blobs import MAX_BYTES
+from chalicelib.platform.blobs.service import MAX_BYTES
 from chalicelib.store import aws
 from chalicelib.store.buckets import bucket_name
 

@@ -3,7 +3,7 @@ import threading
 
 import pytest
 
-from chalicelib import clock
+from chalicelib.core import clock
 from chalicelib.store.tables import AuditEntry, MetaItem, RateCounter
 
 SEED_PATCH = {"progressive_trust": {"new_tier_limit": 15, "spam_report_block_threshold": 3},
@@ -86,8 +86,8 @@ def test_manage_config_needed(stack):
 
 def test_concurrent_patches_lose_nothing(stack):
     """Two writers on different fields, interleaved at the worst moment: both changes land."""
-    from chalicelib.services import server_config
-    from chalicelib.services.principal import Principal
+    from chalicelib.chat.config import service as server_config
+    from chalicelib.identity.principal import Principal
     actor = Principal(subject="t", kind="operator", permissions=("all",))
     original_load = server_config._load
     barrier = threading.Barrier(2, timeout=120)

@@ -1,7 +1,7 @@
 """The data plane: appends, reads, concurrency control, idempotency (SPEC section 5)."""
 import pytest
 
-from chalicelib import clock
+from chalicelib.core import clock
 from chalicelib.store.tables import StoredEvent, StreamHead
 from tests.api.spec_fixtures import ORDER_SPEC
 
@@ -165,8 +165,8 @@ def test_unknown_aggregate_is_404_and_no_spec_is_404(plane, stack):
 def test_append_is_one_round_trip_on_a_warm_stream(plane):
     plane.append("o1", "created", {"customer": "c1"})
     plane.append("o1", "item_added", {"sku": "A", "qty": 1})
-    from chalicelib.services import keys as key_service
-    from chalicelib.services.event_store import append, request_digest
+    from chalicelib.platform.keys import service as key_service
+    from chalicelib.platform.events.service import append, request_digest
     verified = key_service.verify(plane.keys[("write", "prod")])
     from tests.aws_calls import operations, recording
     with recording() as calls:
@@ -177,7 +177,7 @@ def test_append_is_one_round_trip_on_a_warm_stream(plane):
 
 
 def test_state_too_large_is_refused_cleanly(plane, monkeypatch):
-    from chalicelib.services import event_store
+    from chalicelib.platform.events import service as event_store
     monkeypatch.setattr(event_store, "MAX_STATE_BYTES", 200)
     assert plane.append("o1", "created", {"customer": "c1"}).status == 201
     written = 1
@@ -192,7 +192,7 @@ def test_state_too_large_is_refused_cleanly(plane, monkeypatch):
 
 
 def test_oversized_events_and_writes_are_refused_cleanly(plane, monkeypatch):
-    from chalicelib.services import event_store
+    from chalicelib.platform.events import service as event_store
     monkeypatch.setattr(event_store, "MAX_EVENT_BYTES", 500)
     big = plane.append("o1", "created", {"customer": "c" * 600})
     assert big.status == 422 and big.json["code"] == "EVENT_TOO_LARGE"

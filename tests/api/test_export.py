@@ -6,7 +6,7 @@ import json
 import pytest
 
 from chalicelib.domain import events as ev
-from chalicelib.services import export
+from chalicelib.store import event_log as export
 from chalicelib.store.tables import StoredEvent, StreamHead
 from tests.api.spec_fixtures import ORDER_SPEC
 from tests.aws_calls import operations, recording

@@ -2,10 +2,11 @@
 import pytest
 from botocore.exceptions import EndpointConnectionError
 
-from chalicelib import clock
+from chalicelib.core import clock
 from chalicelib.domain import alert_rules
-from chalicelib.services import alerts as alert_service
-from chalicelib.services import health, metric_store
+from chalicelib.chat.health import alerts as alert_service
+from chalicelib.chat.health import service as health
+from chalicelib.store import metric_store
 from chalicelib.store import aws
 from chalicelib.store.buckets import bucket_name
 from chalicelib.store.tables import Alert, MetaItem
@@ -477,6 +478,6 @@ def test_clear_by_others_is_not_listed(stack, viewer):
 
 def test_job_is_scheduled_every_minute():
     import app
-    from chalicelib import jobs
-    assert jobs.SCHEDULES["alerts"][0] == 1
+    from chalicelib import features
+    assert features.JOBS["alerts"].minutes == 1
     assert app.job_alerts is not None

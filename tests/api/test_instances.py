@@ -40,7 +40,7 @@ def test_unknown_instance_is_404(stack):
 
 
 def test_crash_answers_500_with_error_id_and_lookup_resolves_it(stack, monkeypatch):
-    from chalicelib.services import instances
+    from chalicelib.platform.instances import service as instances
     token = stack.operator_token()
     inst = stack.call("POST", "/api/instances", token, body={"name": "acme"}).json["id"]
 
@@ -72,7 +72,7 @@ def test_unknown_error_id_is_404(stack):
 def test_unreachable_storage_is_503_with_error_id(stack, monkeypatch):
     from botocore.exceptions import EndpointConnectionError
 
-    from chalicelib.services import instances
+    from chalicelib.platform.instances import service as instances
     token = stack.operator_token()
 
     def down():

@@ -1,10 +1,10 @@
 """Every scheduled Lambda runs through Chalice, and running it again is harmless."""
 import pytest
 
-from chalicelib import jobs
+from chalicelib import features
 
 
-@pytest.mark.parametrize("name", sorted(jobs.SCHEDULES))
+@pytest.mark.parametrize("name", sorted(features.JOBS))
 def test_each_job_runs_twice_through_its_lambda(stack, name):
     import app
     assert callable(getattr(app, f"job_{name}"))

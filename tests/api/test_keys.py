@@ -3,8 +3,8 @@ import re
 
 import pytest
 
-from chalicelib import clock
-from chalicelib.services import keys as key_service
+from chalicelib.core import clock
+from chalicelib.platform.keys import service as key_service
 from chalicelib.store.tables import ApiKey, AuditEntry
 
 KEY_TEXT = re.compile(r"^j17_0_prod_[A-Za-z0-9]{32}$")

@@ -8,8 +8,12 @@ from unittest import mock
 import pytest
 from nacl.signing import SigningKey
 
-from chalicelib import clock, jobs
-from chalicelib.services import device_stats, metric_store, metrics, server_stats
+from chalicelib.core import clock
+from chalicelib import features
+from chalicelib.store import device_counters as device_stats
+from chalicelib.store import metric_store
+from chalicelib.chat.metrics import service as metrics
+from chalicelib.chat.metrics import server_stats
 from chalicelib.store.tables import MetaItem, MetricBucket, RateCounter
 from tests.api.conftest import ADMIN_EMAIL
 
@@ -364,7 +368,7 @@ def test_active_devices_and_spam_reports_timeseries(stack, token):
     address = stack.register_device(key)
     stack.node("POST", "/internal/devices/activity", body={"device_addresses": [address]})
     stack.node("POST", f"/internal/devices/{address}/spam-reports", body={"reporter": "x"})
-    jobs.run("metric_rollups")
+    features.run("metric_rollups")
     now_bucket = metric_store.bucket_start(clock.now(), "5m")
     active = stack.call("GET", "/admin/v1/metrics/timeseries?metric=active_devices&period=1h",
                         token).json
@@ -406,7 +410,7 @@ def _history(days=30):
             metric_store.record_many([("messages_sent", d, "counter", noon),
                                       ("messages_sent", 1, "counter", noon + 60),
                                       ("messages_queued", d, "gauge", noon)])
-            jobs.run("metric_rollups")
+            features.run("metric_rollups")
     recent = past_bucket(10)
     metric_store.record_many([("messages_sent", 1000, "counter", recent),
                               ("messages_queued", 77, "gauge", recent)])
@@ -422,7 +426,7 @@ def test_rollup_folds_into_hours_and_days_and_is_idempotent(stack):
         + [("messages_sent", 3, "counter", hours[0] + 700)]
         + [("messages_queued", 5, "gauge", hours[0] + 10),
            ("messages_queued", 1, "gauge", hours[1])])
-    first = jobs.run("metric_rollups")
+    first = features.run("metric_rollups")
     assert first["hours_folded"] >= 3 and first["days_folded"] >= 1
     rolled = _rolled()
     hour = MetricBucket.get("messages_sent#1h", hours[0])
@@ -433,12 +437,12 @@ def test_rollup_folds_into_hours_and_days_and_is_idempotent(stack):
     gauge = MetricBucket.get("messages_queued#1d", yesterday)
     assert (gauge.kind, gauge.last, gauge.min, gauge.max) == ("gauge", 1, 1, 5)
     # again: nothing pending, nothing changes
-    second = jobs.run("metric_rollups")
+    second = features.run("metric_rollups")
     assert second["hours_folded"] == 0 and _rolled() == rolled
     # re-folding an hour and a day that have not changed writes the same items
     metric_store._mark("1h", hours[1])
     metric_store._mark("1d", yesterday)
-    third = jobs.run("metric_rollups")
+    third = features.run("metric_rollups")
     assert third["hours_folded"] == 1 and third["days_folded"] == 1 and _rolled() == rolled
     # the watermarks say what is complete
     marks = metric_store.watermarks()
@@ -449,7 +453,7 @@ def test_rollup_folds_into_hours_and_days_and_is_idempotent(stack):
 def test_rollup_leaves_alone_what_it_can_no_longer_refold(stack):
     old = metric_store.bucket_start(clock.now(), "1h") - 3 * 86400  # 5m children expiring
     metric_store.record_many([("messages_sent", 4, "counter", old)])
-    result = jobs.run("metric_rollups")
+    result = features.run("metric_rollups")
     assert result["hours_folded"] >= 1
     assert not metric_store.buckets("messages_sent", "1h", old, old + 3600)
 
@@ -457,10 +461,10 @@ def test_rollup_leaves_alone_what_it_can_no_longer_refold(stack):
 def test_a_late_sample_refolds_its_hour(stack, token):
     t = metric_store.bucket_start(clock.now() - 3 * 3600, "1h")
     push(stack, s("messages_sent", 5, "counter", t + 60))
-    jobs.run("metric_rollups")
+    features.run("metric_rollups")
     assert MetricBucket.get("messages_sent#1h", t).total == 5
     push(stack, s("messages_sent", 2, "counter", t + 1800))  # late, for an hour already folded
-    jobs.run("metric_rollups")
+    features.run("metric_rollups")
     assert MetricBucket.get("messages_sent#1h", t).total == 7
     body = stack.call("GET", "/admin/v1/metrics?period=24h", token).json
     assert body["messages"]["sent_last_24h"] == 7
@@ -468,7 +472,7 @@ def test_a_late_sample_refolds_its_hour(stack, token):
 
 def test_a_30_day_query_reads_day_buckets_in_a_bounded_number_of_queries(stack, token):
     _history(29)
-    jobs.run("metric_rollups")
+    features.run("metric_rollups")
     server_stats.storage_used_gb()  # warm the per-container cache
     with aws_calls() as calls:
         body = stack.call("GET", "/admin/v1/metrics?period=30d", token).json
@@ -494,7 +498,7 @@ def test_a_30_day_query_reads_day_buckets_in_a_bounded_number_of_queries(stack, 
 def test_summary_agrees_before_and_after_rollup(stack, token):
     _history(6)
     before = stack.call("GET", "/admin/v1/metrics?period=7d", token).json["messages"]
-    jobs.run("metric_rollups")
+    features.run("metric_rollups")
     after = stack.call("GET", "/admin/v1/metrics?period=7d", token).json["messages"]
     assert before == after and after["sent_last_24h"] == sum(range(1, 7)) + 6 + 1000
 
@@ -567,7 +571,7 @@ def test_csv_export_parses_and_matches_json(stack, token, steady):
 
 def test_export_counters_are_all_time_totals(stack, token):
     _history(33)  # older than the 30-day period: all time, not a window
-    jobs.run("metric_rollups")
+    features.run("metric_rollups")
     numbers, _ = _json_export(stack, token)
     assert numbers["cryptid_messages_sent_total"] == sum(range(1, 34)) + 33 + 1000
     assert numbers["cryptid_messages_queued"] == 77

@@ -7,10 +7,12 @@ import time
 import pytest
 from nacl.signing import SigningKey
 
-from chalicelib import clock
+from chalicelib.core import clock
 from chalicelib.domain import trust
-from chalicelib.services import device_stats, devices, moderation
-from chalicelib.services.principal import Principal
+from chalicelib.store import device_counters as device_stats
+from chalicelib.chat.devices import service as devices
+from chalicelib.chat.moderation import service as moderation
+from chalicelib.identity.principal import Principal
 from chalicelib.store.tables import AuditEntry, Counter, Device, FederationPeer
 
 H = 3600
@@ -577,7 +579,7 @@ def test_counters_equal_brute_force_after_a_random_history(stack, frozen, seed):
     admin = Principal(subject=OPERATOR, kind="operator", permissions=("all",))
     keys, addresses = [], []
     domains = [f"peer{n}.example" for n in range(6)]
-    from chalicelib.services import server_config
+    from chalicelib.chat.config import service as server_config
     server_config.update(admin, {"progressive_trust": {"spam_report_block_threshold": 2}})
 
     def check():
@@ -625,7 +627,7 @@ def test_counters_equal_brute_force_after_a_random_history(stack, frozen, seed):
 
 
 def _ignore_conflicts(fn, *args):
-    from chalicelib.errors import AppError
+    from chalicelib.core.errors import AppError
     try:
         fn(*args)
         return 1

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from chalicelib.observability import logger
+from chalicelib.core.observability import logger
 
 
 @pytest.fixture
@@ -27,7 +27,7 @@ def test_scheduled_job_logs_with_request_id(stack, log_lines):
 
 
 def test_crash_is_logged_with_error_id_and_request_id(stack, log_lines, monkeypatch):
-    from chalicelib.services import instances
+    from chalicelib.platform.instances import service as instances
     token = stack.operator_token()
     monkeypatch.setattr(instances, "list_all", lambda: 1 / 0)
     answer = stack.call("GET", "/api/instances", token)

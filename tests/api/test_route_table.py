@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from chalicelib.api.routing import ANY_ADMIN, ROUTES
+from chalicelib.http.routing import ANY_ADMIN, ROUTES
 from chalicelib.domain.permissions import PLATFORM_PERMISSIONS, SERVER_PERMISSIONS
 from chalicelib.store.tables import AuditEntry
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib import clock
+from chalicelib.core import clock
 
 SEED = Path(__file__).resolve().parents[1] / "seeds" / "server_admin_api.txt"
 

@@ -6,13 +6,15 @@ import threading
 
 import pytest
 
-from chalicelib import settings
+from chalicelib.core import settings
 from chalicelib.domain import events as ev
 from chalicelib.domain import merkle
-from chalicelib.errors import AppError
-from chalicelib.services import event_store, integrity, specs
-from chalicelib.services.keys import VerifiedKey
-from chalicelib.services.principal import Principal
+from chalicelib.core.errors import AppError
+from chalicelib.platform.events import service as event_store
+from chalicelib.platform.integrity import service as integrity
+from chalicelib.platform.specs import service as specs
+from chalicelib.platform.keys.service import VerifiedKey
+from chalicelib.identity.principal import Principal
 from chalicelib.store import aws
 from chalicelib.store.base import rebind
 from chalicelib.store.provision import provision

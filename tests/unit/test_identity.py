@@ -73,7 +73,7 @@ def test_generated_keys_are_well_formed_and_unique(env):
 
 
 def test_password_hashes_are_argon2id_and_verify():
-    from chalicelib.services import passwords
+    from chalicelib.identity import passwords
     stored = passwords.hash_password("s3cret")
     assert stored.startswith("$argon2id$")
     assert passwords.verify_password(stored, "s3cret")
@@ -89,7 +89,7 @@ def test_readme_tables_are_generated_from_the_code():
 
 
 def test_error_codes_and_names_are_unique():
-    from chalicelib.errors import _KINDS
+    from chalicelib.core.errors import _KINDS
     codes = [k.code for k in _KINDS]
     names = [k.name for k in _KINDS]
     assert len(codes) == len(set(codes)), sorted(c for c in codes if codes.count(c) > 1)

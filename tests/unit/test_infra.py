@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib import settings
+from chalicelib.core import settings
 from chalicelib.store.buckets import BUCKETS
 from chalicelib.store.secrets import SECRETS
 from chalicelib.store.tables import TABLES
@@ -122,14 +122,14 @@ def test_packaged_template_passes_cfn_lint(packaged):
 
 def test_package_has_the_api_the_schedules_and_the_store(packaged):
     import app  # noqa: F401  (the module Lambda loads)
-    from chalicelib import jobs
+    from chalicelib import features
     resources = json.loads(packaged.read_text(encoding="utf-8"))["Resources"]
     assert resources["RestAPI"]["Type"] == "AWS::Serverless::Api"
     functions = {r["Properties"]["Handler"]: r["Properties"] for r in resources.values()
                  if r["Type"] == "AWS::Serverless::Function"}
     assert "app.app" in functions
-    for name, (minutes, _) in jobs.SCHEDULES.items():
-        # Lambda resolves "app.job_<name>": app.py's globals() loop must define it.
+    for name, minutes in ((j.name, j.minutes) for j in features.JOBS.values()):
+        # Lambda resolves "app.job_<name>": app.py answers it from Chalice's handler map.
         assert callable(getattr(app, f"job_{name}", None)), name
         events = functions[f"app.job_{name}"]["Events"].values()
         assert [e["Properties"]["Schedule"] for e in events] == [

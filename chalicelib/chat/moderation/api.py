@@ -1,0 +1,157 @@
+"""Moderation (SPEC section 4, the permissions seed 004 sends to "the Moderation API"):
+device trust and rate limits, federation blocks, and the chat server's internal calls
+that feed them (federation peers, spam reports, effective rate limits, activity)."""
+from __future__ import annotations
+
+from chalice import Blueprint
+
+from chalicelib.http.routing import route
+from chalicelib.store import device_counters as device_stats
+from chalicelib.chat.moderation import service as moderation
+
+bp = Blueprint(__name__)
+
+ADDRESS = {"type": "string", "pattern": r"^[0-9a-fA-F]{32}@[^@\s]{1,253}$",
+           "description": "<32 hex device id>@<server name>"}
+REASON = {"type": "string", "minLength": 1, "maxLength": 500, "pattern": r"\S"}
+FUTURE_UNIX = {"type": "integer", "minimum": 0, "maximum": 253402300799,
+               "description": "Unix seconds, in the future"}
+DOMAIN = {"type": "string", "minLength": 1, "maxLength": 254,
+          "description": "The server's hostname, e.g. chat.example.org"}
+
+DEVICE_ACT = {"type": "object", "additionalProperties": False,
+              "required": ["device_address", "reason"],
+              "properties": {"device_address": ADDRESS, "reason": REASON}}
+SET_RATE_LIMIT = {
+    "type": "object", "additionalProperties": False,
+    "required": ["device_address", "custom_rate_limit", "reason"],
+    "properties": {"device_address": ADDRESS,
+                   "custom_rate_limit": {"type": ["integer", "null"], "minimum": 0,
+                                         "maximum": 100000,
+                                         "description": "Messages per rate-limit window; "
+                                                        "null removes the custom limit"},
+                   "reason": REASON, "expires_at": FUTURE_UNIX},
+}
+BLOCK = {"type": "object", "additionalProperties": False, "required": ["domain", "reason"],
+         "properties": {"domain": DOMAIN, "reason": REASON, "expires_at": FUTURE_UNIX}}
+UNBLOCK = {"type": "object", "additionalProperties": False, "required": ["domain"],
+           "properties": {"domain": DOMAIN, "reason": REASON}}
+PEER = {"type": "object", "additionalProperties": False, "required": ["domain"],
+        "properties": {"domain": DOMAIN}}
+SPAM_REPORT = {"type": "object", "additionalProperties": False,
+               "properties": {"reporter": {"type": "string", "minLength": 1, "maxLength": 300,
+                                           "description": "Who reported (counted once per "
+                                                          "reporter)"},
+                              "reason": {"type": "string", "maxLength": 500}}}
+ACTIVITY = {"type": "object", "additionalProperties": False, "required": ["device_addresses"],
+            "properties": {"device_addresses": {
+                "type": "array", "minItems": 1, "maxItems": device_stats.MAX_ACTIVITY_BATCH,
+                "items": ADDRESS}}}
+
+
+# --- device trust (admin) --------------------------------------------------------------------
+
+@route(bp, "/admin/v1/trust/verify", "POST", summary="Verify a device (trust tier Verified)",
+       permission="verify_devices", body=DEVICE_ACT, audit="device_verified", tags=("moderation",))
+def verify_device(ctx):
+    answer, details = moderation.verify(ctx.principal, ctx.body["device_address"],
+                                        ctx.body["reason"])
+    ctx.audit(answer["device_address"], details)
+    return answer
+
+
+@route(bp, "/admin/v1/trust/revoke", "POST", summary="Revoke a device's verification",
+       permission="verify_devices", body=DEVICE_ACT, audit="verification_revoked",
+       tags=("moderation",))
+def revoke_verification(ctx):
+    answer, details = moderation.revoke_verification(ctx.principal, ctx.body["device_address"],
+                                                     ctx.body["reason"])
+    ctx.audit(answer["device_address"], details)
+    return answer
+
+
+@route(bp, "/admin/v1/trust/unblock", "POST",
+       summary="Lift a device's block (e.g. the spam threshold's); its report count restarts",
+       permission="verify_devices", body=DEVICE_ACT, audit="device_unblocked",
+       tags=("moderation",))
+def unblock_device(ctx):
+    answer, details = moderation.unblock_device(ctx.principal, ctx.body["device_address"],
+                                                ctx.body["reason"])
+    ctx.audit(answer["device_address"], details)
+    return answer
+
+
+@route(bp, "/admin/v1/trust/set-rate-limit", "POST",
+       summary="A custom rate limit for a device, permanent or until expires_at",
+       permission="modify_rate_limits", body=SET_RATE_LIMIT, audit="rate_limit_modified",
+       tags=("moderation",))
+def set_rate_limit(ctx):
+    answer, details = moderation.set_rate_limit(
+        ctx.principal, ctx.body["device_address"], ctx.body["custom_rate_limit"],
+        ctx.body["reason"], ctx.body.get("expires_at"))
+    ctx.audit(answer["device_address"], details)
+    return answer
+
+
+# --- federation (admin) ----------------------------------------------------------------------
+
+@route(bp, "/admin/v1/federation/block", "POST",
+       summary="Block a server domain, permanently or until expires_at",
+       permission="block_federation", body=BLOCK, audit="federation_blocked",
+       tags=("moderation",))
+def block_federation(ctx):
+    answer, details = moderation.block_peer(ctx.principal, ctx.body["domain"], ctx.body["reason"],
+                                            ctx.body.get("expires_at"))
+    ctx.audit(answer["domain"], details)
+    return answer
+
+
+@route(bp, "/admin/v1/federation/unblock", "POST", summary="Lift a server domain's block",
+       permission="block_federation", body=UNBLOCK, audit="federation_unblocked",
+       tags=("moderation",))
+def unblock_federation(ctx):
+    answer, details = moderation.unblock_peer(ctx.principal, ctx.body["domain"],
+                                              ctx.body.get("reason"))
+    ctx.audit(answer["domain"], details)
+    return answer
+
+
+@route(bp, "/admin/v1/federation/blocked", "GET", summary="Server domains blocked now",
+       permission="block_federation", tags=("moderation",))
+def list_blocked_federation(ctx):
+    peers = moderation.blocked_peers()
+    return {"blocked_peers": peers, "total_count": len(peers)}
+
+
+# --- the chat server (internal) ---------------------------------------------------------------
+
+@route(bp, "/internal/federation/peers", "POST",
+       summary="Register a federation peer (201 new, 200 known: last_seen moves)",
+       auth="node", body=PEER, status=201, tags=("internal",))
+def register_peer(ctx):
+    record, created = moderation.register_peer(ctx.body["domain"])
+    if not created:
+        ctx.status = 200
+    return record
+
+
+@route(bp, "/internal/devices/{device_address}/spam-reports", "POST",
+       summary="Report a device for spam; at the threshold it is blocked",
+       auth="node", body=SPAM_REPORT, body_required=False, status=201, tags=("internal",))
+def report_spam(ctx, device_address):
+    return moderation.report_spam(device_address, ctx.body.get("reporter"),
+                                  ctx.body.get("reason"), ctx.origin)
+
+
+@route(bp, "/internal/devices/{device_address}/rate-limit", "GET",
+       summary="The rate limit to enforce for a device now, and where it comes from",
+       auth="node", tags=("internal",))
+def device_rate_limit(ctx, device_address):
+    return moderation.rate_limit(device_address)
+
+
+@route(bp, "/internal/devices/activity", "POST",
+       summary="Devices seen active now (for active-device counts)",
+       auth="node", body=ACTIVITY, tags=("internal",))
+def device_activity(ctx):
+    return device_stats.record_activity(ctx.body["device_addresses"])

@@ -1,0 +1,88 @@
+"""The OpenAPI 3.1 document, generated from the route declarations."""
+from __future__ import annotations
+
+from chalicelib.core import settings
+from chalicelib.http.routing import ANY_ADMIN, ROUTES, RouteSpec
+from chalicelib.core.errors import KINDS
+
+_SECURITY = {"admin": "adminToken", "node": "nodeSecret", "api_key": "apiKey"}
+_ERROR = {
+    "type": "object", "required": ["error", "message", "code"],
+    "properties": {"error": {"type": "string", "enum": sorted(KINDS)},
+                   "message": {"type": "string"}, "code": {"type": "integer"},
+                   "details": {}, "error_id": {"type": "string"}},
+}
+_DATA_ERROR = {
+    "type": "object", "required": ["ok", "error"],
+    "properties": {"ok": {"const": False}, "error": {"type": "string"},
+                   "code": {"type": "string"}, "details": {}, "error_id": {"type": "string"}},
+}
+
+
+def _error_responses(spec: RouteSpec) -> dict:
+    ref = {"$ref": "#/components/schemas/" + ("DataError" if spec.surface == "data" else "Error")}
+    content = {"application/json": {"schema": ref}}
+    out = {}
+    if spec.body or spec.query:
+        out["400"] = {"description": "Invalid request (details lists every problem)",
+                      "content": content}
+    if spec.auth != "public":
+        out["401"] = {"description": "Missing or invalid credentials", "content": content}
+        if spec.auth in ("admin", "api_key"):
+            out["403"] = {"description": "Missing permission or scope", "content": content}
+    if spec.path_params:
+        out["404"] = {"description": "Not found", "content": content}
+    if spec.rate_limit:
+        out["429"] = {"description": "Rate limited; see Retry-After", "content": content}
+    out["500"] = {"description": "Internal error; error_id resolves it", "content": content}
+    return out
+
+
+def _operation(spec: RouteSpec) -> dict:
+    op = {"operationId": spec.name, "summary": spec.summary, "tags": list(spec.tags),
+          "responses": {str(spec.status): {"description": "Success",
+                                           "content": {"application/json": {"schema": {}}}},
+                        **_error_responses(spec)}}
+    params = [{"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
+              for p in spec.path_params]
+    params += [{"name": name, "in": "query", "required": False, "schema": schema}
+               for name, schema in (spec.query or {}).items()]
+    if params:
+        op["parameters"] = params
+    if spec.body is not None:
+        op["requestBody"] = {"required": spec.body_required,
+                             "content": {"application/json": {"schema": spec.body}}}
+    if spec.auth == "public":
+        op["security"] = []
+    else:
+        op["security"] = [{_SECURITY[spec.auth]: []}]
+    if spec.permission:
+        op["x-permission"] = spec.permission if spec.permission != ANY_ADMIN else "any admin"
+    if spec.audit:
+        op["x-audit-action"] = spec.audit
+    if spec.scope:
+        op["x-key-scope"] = spec.scope
+    return op
+
+
+def document() -> dict:
+    paths: dict = {}
+    for spec in ROUTES:
+        paths.setdefault(spec.path, {})[spec.method.lower()] = _operation(spec)
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Admin control plane", "version": settings.get().version,
+                 "description": "Platform admin API (instances, specs, keys, ops) and server "
+                                "administration API (auth, config, metrics, audit, health)."},
+        "servers": [{"url": "/"}],
+        "paths": paths,
+        "components": {
+            "schemas": {"Error": _ERROR, "DataError": _DATA_ERROR},
+            "securitySchemes": {
+                "adminToken": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+                "nodeSecret": {"type": "apiKey", "in": "header", "name": "X-Node-Secret"},
+                "apiKey": {"type": "http", "scheme": "bearer",
+                           "description": "An API key, j17_0_<env>_<random>"},
+            },
+        },
+    }

@@ -1,0 +1,117 @@
+"""Identity routes: logging in and out (operators by password, admin devices by Ed25519
+challenge) and reading the audit trail of every admin act."""
+from __future__ import annotations
+
+from chalice import Blueprint, Response
+
+from chalicelib.core import clock
+from chalicelib.core.errors import AppError
+from chalicelib.http.routing import ANY_ADMIN, route
+from chalicelib.identity import audit
+from chalicelib.identity import logins as auth
+
+bp = Blueprint(__name__)
+
+LOGIN = {
+    "type": "object", "additionalProperties": False, "required": ["email", "password"],
+    "properties": {"email": {"type": "string", "minLength": 3, "maxLength": 254},
+                   "password": {"type": "string", "minLength": 1, "maxLength": 1024}},
+}
+DEVICE_LOGIN = {
+    "type": "object", "additionalProperties": False,
+    "required": ["device_address", "challenge", "challenge_signature", "timestamp"],
+    "properties": {
+        "device_address": {"type": "string", "pattern": "^[0-9a-fA-F]{32}@[A-Za-z0-9.:-]+$"},
+        "challenge": {"type": "string", "pattern": "^[0-9a-f]{48}$"},
+        "challenge_signature": {"type": "string", "pattern": "^[0-9a-fA-F]{128}$"},
+        "timestamp": {"type": "integer"},
+    },
+}
+
+
+@route(bp, "/api/login", "POST", summary="Operator login (email and password)",
+       auth="public", body=LOGIN, audit="admin_login", tags=("auth",))
+def operator_login(ctx):
+    return auth.operator_login(ctx.body["email"], ctx.body["password"], ctx.origin)
+
+
+@route(bp, "/admin/v1/auth/challenge", "GET", summary="A single-use login challenge (300 s)",
+       auth="public", tags=("auth",))
+def challenge(ctx):
+    return auth.new_challenge()
+
+
+@route(bp, "/admin/v1/auth", "POST", summary="Admin device login (signed challenge)",
+       auth="public", body=DEVICE_LOGIN, audit="admin_login", tags=("auth",))
+def device_login(ctx):
+    b = ctx.body
+    return auth.device_login(b["device_address"], b["challenge"], b["challenge_signature"],
+                             b["timestamp"], ctx.origin)
+
+
+@route(bp, "/admin/v1/auth/refresh", "POST", summary="A new token in the same session",
+       permission=ANY_ADMIN, audit="admin_token_refreshed", tags=("auth",))
+def refresh(ctx):
+    answer = auth.refresh(ctx.principal)
+    ctx.audit(ctx.principal.subject, {"session_id": ctx.principal.sid,
+                                      "expires_at": answer["expires_at"]})
+    return answer
+
+
+@route(bp, "/admin/v1/auth/logout", "POST", summary="Revoke the session and all its tokens",
+       permission=ANY_ADMIN, audit="admin_logout", tags=("auth",))
+def logout(ctx):
+    auth.logout(ctx.principal)
+    ctx.audit(ctx.principal.subject, {"session_id": ctx.principal.sid})
+    return {"message": "Admin token invalidated"}
+
+
+# --- the audit trail -----------------------------------------------------------------------
+
+_TS = {"type": "integer", "minimum": 0}
+_FILTERS = {"since": _TS, "until": _TS, "action": {"type": "string", "maxLength": 64},
+            "admin": {"type": "string", "maxLength": 256},
+            "target": {"type": "string", "maxLength": 256}}
+AUDIT_QUERY = {**_FILTERS,
+               "limit": {"type": "integer", "minimum": 1, "maximum": audit.MAX_LIMIT,
+                         "default": 100},
+               "offset": {"type": "integer", "minimum": 0, "maximum": 1_000_000, "default": 0}}
+EXPORT_QUERY = {**_FILTERS, "format": {"type": "string", "enum": ["csv", "json"],
+                                       "default": "csv"},
+                "cursor": {"type": "string", "pattern": r"^\d{10}#audit_[0-9a-f]{32}$"}}
+
+
+def _window(query: dict) -> tuple[int, int]:
+    now = clock.now_int()
+    until = query.get("until", now)
+    since = query.get("since", until - 86400)
+    if since > until:
+        raise AppError("VALIDATION_ERROR", "since must not be after until",
+                       details=[{"path": "since", "message": "must not be after until"}])
+    return since, until
+
+
+@route(bp, "/admin/v1/audit", "GET", summary="Audit log, filtered and paged",
+       permission="view_audit", query=AUDIT_QUERY, rate_limit="audit_queries", tags=("audit",))
+def get_audit(ctx):
+    q = ctx.query
+    since, until = _window(q)
+    return audit.query(since, until, q.get("action"), q.get("admin"), q.get("target"),
+                       q["limit"], q["offset"])
+
+
+@route(bp, "/admin/v1/audit/export", "GET",
+       summary="Audit log as CSV or JSON, in pages of 5000 (X-Next-Cursor names the next)",
+       permission="view_audit", query=EXPORT_QUERY, rate_limit="audit_queries", tags=("audit",))
+def export_audit(ctx):
+    q = ctx.query
+    since, until = _window(q)
+    entries, cursor = audit.export_page(since, until, q.get("action"), q.get("admin"),
+                                        q.get("target"), q.get("cursor"))
+    headers = {"X-Next-Cursor": cursor} if cursor else {}
+    if q["format"] == "json":
+        ctx.headers.update(headers)
+        return {"entries": entries, "count": len(entries), "next_cursor": cursor}
+    return Response(body=audit.to_csv(entries), status_code=200,
+                    headers={"Content-Type": "text/csv; charset=utf-8",
+                             "Content-Disposition": 'attachment; filename="audit.csv"', **headers})

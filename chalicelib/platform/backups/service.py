@@ -1,0 +1,363 @@
+"""Seed 000's backups: an instance environment's events as JSON Lines (the export's own
+lines, services/export.py) in the "backups" bucket at `<instance>/<env>/<backup_id>.jsonl`.
+
+Lifecycle: a request stores a "pending" record; the scheduled job (jobs/backups.py)
+claims it with a conditional update pending -> running, streams the export page by page
+into S3 (a multipart upload of >= 8 MiB parts, so memory holds about one part), and
+records "completed" with events, size, sha256 and completed_at, or "failed" with the
+reason. Choices:
+
+- Stale runs: a backup still "running" STALE_AFTER (15 min) after it started is taken
+  for a crashed run. On its first attempt it goes back to "pending" and runs again; after
+  MAX_ATTEMPTS (2) it becomes "failed" ("timed out").
+- Finding work never scans: unfinished backups carry `work_state` (a sparse index);
+  listings Query the instance environment, newest first (ids sort by request time).
+- Automatic backups: an instance whose settings are enabled gets, every interval_hours,
+  one backup of each environment with a deployed spec (requested_by "system:scheduler").
+  The job claims the due time with a conditional update, so two runs take it once.
+- Retention: after the job completes a backup, the completed backups of that instance
+  environment beyond the newest `retain` (default 7) are deleted, object and record.
+  Manual and automatic backups count alike; failed records are kept until deleted.
+- Offsite: when settings name {"bucket", "prefix"}, a completed backup is copied (S3
+  copy) to `<prefix>/<instance>/<env>/<id>.jsonl` there; offsite_status is "completed"
+  or "failed" (the backup itself stays completed). Deleting or pruning a backup leaves
+  the offsite copy alone: it is the copy meant to outlive this bucket.
+"""
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from chalicelib.core import clock
+from chalicelib.core.errors import AppError
+from chalicelib.store import event_log as export
+from chalicelib.store import aws
+from chalicelib.store.buckets import bucket_name
+from chalicelib.store.tables import Backup, BackupSetting
+
+STALE_AFTER = 15 * 60
+MAX_ATTEMPTS = 2
+PART_BYTES = 8 * 1024 * 1024        # S3 parts must be >= 5 MiB except the last
+DEFAULTS = {"enabled": False, "interval_hours": 24, "retain": 7, "offsite": None}
+BUCKET_NAME = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
+
+SETTINGS_BODY = {
+    "type": "object",
+    "properties": {
+        "enabled": {"type": "boolean"},
+        "interval_hours": {"type": "integer", "minimum": 1, "maximum": 168},
+        "retain": {"type": "integer", "minimum": 1, "maximum": 365},
+        "offsite": {
+            "oneOf": [
+                {"type": "null"},
+                {"type": "object", "required": ["bucket"],
+                 "properties": {"bucket": {"type": "string", "pattern": BUCKET_NAME},
+                                "prefix": {"type": "string", "maxLength": 512,
+                                           "pattern": "^[^/].*$|^$"}},
+                 "additionalProperties": False},
+            ],
+        },
+    },
+    "additionalProperties": False,
+}
+
+
+def _scope(instance_id: str, env: str) -> str:
+    return f"{instance_id}#{env}"
+
+
+def _s3():
+    return aws.client("s3")
+
+
+def _bucket() -> str:
+    return bucket_name("backups")
+
+
+def new_id() -> str:
+    return f"bk_{int(clock.now() * 1000):013d}{secrets.token_hex(6)}"
+
+
+def describe(b: Backup) -> dict:
+    return {"id": b.id, "instance_id": b.instance_id, "environment": b.environment,
+            "status": b.status, "requested_at": clock.iso(b.requested_at),
+            "requested_by": b.requested_by, "started_at": clock.iso(b.started_at),
+            "completed_at": clock.iso(b.completed_at),
+            "events": int(b.events) if b.events is not None else None,
+            "size": int(b.size) if b.size is not None else None, "sha256": b.sha256,
+            "s3_key": b.s3_key, "offsite_status": b.offsite_status, "error": b.error}
+
+
+# --- requests and reads ----------------------------------------------------------------
+
+def request(instance_id: str, env: str, requested_by: str) -> Backup:
+    backup_id = new_id()
+    now = clock.now()
+    item = Backup(_scope(instance_id, env), backup_id, instance_id=instance_id,
+                  environment=env, status="pending", requested_at=now,
+                  requested_by=requested_by, s3_key=f"{instance_id}/{env}/{backup_id}.jsonl",
+                  attempts=0, work_state="pending")
+    item.save(Backup.id.does_not_exist())
+    return item
+
+
+def get(instance_id: str, env: str, backup_id: str) -> Backup:
+    try:
+        return Backup.get(_scope(instance_id, env), backup_id, consistent_read=True)
+    except Backup.DoesNotExist:
+        raise AppError("BACKUP_NOT_FOUND")
+
+
+def list_all(instance_id: str, env: str) -> list[Backup]:
+    return list(Backup.query(_scope(instance_id, env), scan_index_forward=False,
+                             consistent_read=True))
+
+
+def _delete_object(key: str) -> None:
+    _s3().delete_object(Bucket=_bucket(), Key=key)
+
+
+def delete(instance_id: str, env: str, backup_id: str) -> Backup:
+    item = get(instance_id, env, backup_id)
+    if item.status == "running":
+        raise AppError("BACKUP_RUNNING")
+    _delete_object(item.s3_key)
+    try:
+        item.delete(Backup.status != "running")
+    except Exception as exc:
+        if _conditional(exc):
+            raise AppError("BACKUP_RUNNING")
+        raise
+    return item
+
+
+def _conditional(exc) -> bool:
+    cause = getattr(exc, "cause_response_code", None) or ""
+    return "ConditionalCheckFailed" in str(cause) or "ConditionalCheckFailed" in str(exc)
+
+
+# --- settings --------------------------------------------------------------------------
+
+def _setting(instance_id: str) -> BackupSetting | None:
+    try:
+        return BackupSetting.get(instance_id, consistent_read=True)
+    except BackupSetting.DoesNotExist:
+        return None
+
+
+def settings_of(instance_id: str) -> dict:
+    item = _setting(instance_id)
+    if item is None:
+        return dict(DEFAULTS)
+    return {"enabled": item.enabled == "true", "interval_hours": int(item.interval_hours),
+            "retain": int(item.retain), "offsite": item.offsite}
+
+
+def put_settings(instance_id: str, body: dict) -> tuple[dict, dict]:
+    """Fields given replace the current ones, the rest stay; (old, new)."""
+    old = settings_of(instance_id)
+    new = {**old, **body}
+    if new["offsite"] is not None:
+        new["offsite"] = {"bucket": new["offsite"]["bucket"],
+                          "prefix": new["offsite"].get("prefix", "")}
+    item = _setting(instance_id) or BackupSetting(instance_id)
+    was_auto = item.auto == "true"
+    item.enabled = "true" if new["enabled"] else "false"
+    item.interval_hours = new["interval_hours"]
+    item.retain = new["retain"]
+    item.offsite = new["offsite"]
+    item.updated_at = clock.now_int()
+    if new["enabled"]:
+        item.auto = "true"
+        if not was_auto or item.next_due is None:
+            item.next_due = clock.now_int()          # first automatic backup: next run
+        elif new["interval_hours"] != old["interval_hours"]:
+            item.next_due = min(item.next_due, clock.now_int() + new["interval_hours"] * 3600)
+    else:
+        item.auto = None
+        item.next_due = None
+    item.save()
+    return old, new
+
+
+# --- the job ---------------------------------------------------------------------------
+
+def _claim(item: Backup, now: float) -> bool:
+    """pending -> running, conditionally: only one run gets it."""
+    try:
+        item.update(actions=[Backup.status.set("running"), Backup.work_state.set("running"),
+                             Backup.started_at.set(now), Backup.attempts.add(1)],
+                    condition=(Backup.status == "pending"))
+        return True
+    except Exception as exc:
+        if _conditional(exc):
+            return False
+        raise
+
+
+def _write(item: Backup) -> tuple[int, int, str]:
+    """Stream the export into S3; (events, size, sha256)."""
+    s3, bucket = _s3(), _bucket()
+    digest, size, events = hashlib.sha256(), 0, 0
+    buffer, parts, upload_id = bytearray(), [], None
+    try:
+        cursor = None
+        while True:
+            page = export.page(item.instance_id, item.environment, cursor=cursor)
+            for text in page.lines:
+                raw = text.encode()
+                buffer += raw
+                digest.update(raw)
+                size += len(raw)
+                events += 1
+            if len(buffer) >= PART_BYTES:
+                if upload_id is None:
+                    upload_id = s3.create_multipart_upload(
+                        Bucket=bucket, Key=item.s3_key,
+                        ContentType="application/x-ndjson")["UploadId"]
+                number = len(parts) + 1
+                etag = s3.upload_part(Bucket=bucket, Key=item.s3_key, UploadId=upload_id,
+                                      PartNumber=number, Body=bytes(buffer))["ETag"]
+                parts.append({"ETag": etag, "PartNumber": number})
+                buffer = bytearray()
+            cursor = page.next_cursor
+            if not cursor:
+                break
+        if upload_id is None:
+            s3.put_object(Bucket=bucket, Key=item.s3_key, Body=bytes(buffer),
+                          ContentType="application/x-ndjson",
+                          Metadata={"sha256": digest.hexdigest()})
+        else:
+            if buffer:
+                number = len(parts) + 1
+                etag = s3.upload_part(Bucket=bucket, Key=item.s3_key, UploadId=upload_id,
+                                      PartNumber=number, Body=bytes(buffer))["ETag"]
+                parts.append({"ETag": etag, "PartNumber": number})
+            s3.complete_multipart_upload(Bucket=bucket, Key=item.s3_key, UploadId=upload_id,
+                                         MultipartUpload={"Parts": parts})
+    except Exception:
+        if upload_id is not None:
+            try:
+                s3.abort_multipart_upload(Bucket=bucket, Key=item.s3_key, UploadId=upload_id)
+            except Exception:  # noqa: BLE001 - the original error matters more
+                from chalicelib.core.observability import logger
+                logger.exception("could not abort a multipart upload",
+                                 extra={"key": item.s3_key})
+        raise
+    return events, size, digest.hexdigest()
+
+
+def offsite_key(offsite: dict, s3_key: str) -> str:
+    prefix = (offsite.get("prefix") or "").strip("/")
+    return f"{prefix}/{s3_key}" if prefix else s3_key
+
+
+def _copy_offsite(item: Backup) -> str | None:
+    offsite = settings_of(item.instance_id)["offsite"]
+    if not offsite:
+        return None
+    try:
+        _s3().copy({"Bucket": _bucket(), "Key": item.s3_key}, offsite["bucket"],
+                   offsite_key(offsite, item.s3_key))
+        return "completed"
+    except Exception:  # noqa: BLE001 - the backup stands; only the copy failed
+        from chalicelib.core.observability import logger
+        logger.exception("offsite copy failed", extra={"backup_id": item.id})
+        return "failed"
+
+
+def run_one(item: Backup) -> str:
+    """Run a claimed backup to its end; its final status."""
+    try:
+        events, size, sha = _write(item)
+    except Exception as exc:  # noqa: BLE001 - recorded on the backup
+        reason = exc.message if isinstance(exc, AppError) else f"{type(exc).__name__}: {exc}"
+        item.update(actions=[Backup.status.set("failed"), Backup.work_state.remove(),
+                             Backup.completed_at.set(clock.now()),
+                             Backup.error.set(reason[:1000])])
+        return "failed"
+    item.update(actions=[Backup.status.set("completed"), Backup.work_state.remove(),
+                         Backup.completed_at.set(clock.now()), Backup.events.set(events),
+                         Backup.size.set(size), Backup.sha256.set(sha)])
+    status = _copy_offsite(item)
+    if status is not None:
+        item.update(actions=[Backup.offsite_status.set(status)])
+    return "completed"
+
+
+def recover_stale(now: float) -> dict:
+    """Running backups older than STALE_AFTER: back to pending once, then failed."""
+    out = {"retried": 0, "timed_out": 0}
+    for item in Backup.by_work_state.query("running", Backup.requested_at <= now):
+        if item.status != "running" or (item.started_at or 0) > now - STALE_AFTER:
+            continue
+        retry = int(item.attempts or 0) < MAX_ATTEMPTS
+        actions = ([Backup.status.set("pending"), Backup.work_state.set("pending")] if retry
+                   else [Backup.status.set("failed"), Backup.work_state.remove(),
+                         Backup.completed_at.set(now),
+                         Backup.error.set("timed out: the run stopped without finishing")])
+        try:
+            item.update(actions=actions, condition=(Backup.status == "running")
+                        & (Backup.started_at == item.started_at))
+        except Exception as exc:
+            if _conditional(exc):
+                continue
+            raise
+        out["retried" if retry else "timed_out"] += 1
+    return out
+
+
+def schedule_due(now: float) -> int:
+    """Automatic backups of instances whose interval has passed; the number requested."""
+    from chalicelib.domain.api_keys import ENVIRONMENTS
+    from chalicelib.platform.specs import service as specs
+    from chalicelib.identity.principal import SCHEDULER
+    requested = 0
+    for setting in BackupSetting.by_due.query("true", BackupSetting.next_due <= int(now)):
+        due = setting.next_due
+        try:
+            setting.update(actions=[BackupSetting.next_due.set(
+                int(now) + int(setting.interval_hours) * 3600)],
+                condition=(BackupSetting.next_due == due) & (BackupSetting.auto == "true"))
+        except Exception as exc:
+            if _conditional(exc):
+                continue
+            raise
+        for env in ENVIRONMENTS:
+            if specs.latest(setting.instance_id, env) is not None:
+                request(setting.instance_id, env, SCHEDULER.subject)
+                requested += 1
+    return requested
+
+
+def prune(instance_id: str, env: str) -> int:
+    """Delete completed backups beyond the newest `retain`; the number deleted."""
+    retain = settings_of(instance_id)["retain"]
+    completed = [b for b in list_all(instance_id, env) if b.status == "completed"]
+    deleted = 0
+    for item in completed[retain:]:
+        _delete_object(item.s3_key)
+        try:
+            item.delete(Backup.status == "completed")
+            deleted += 1
+        except Exception as exc:
+            if not _conditional(exc):
+                raise
+    return deleted
+
+
+def run_pending() -> dict:
+    now = clock.now()
+    out = {"requested": 0, "completed": 0, "failed": 0, "pruned": 0}
+    out.update(recover_stale(now))
+    out["requested"] = schedule_due(now)
+    touched = set()
+    for item in Backup.by_work_state.query("pending", Backup.requested_at <= now):
+        if item.status != "pending" or not _claim(item, now):
+            continue
+        item.refresh(consistent_read=True)
+        out[run_one(item)] += 1
+        touched.add((item.instance_id, item.environment))
+    for instance_id, env in sorted(touched):
+        out["pruned"] += prune(instance_id, env)
+    return out

@@ -1,0 +1,82 @@
+"""The event data plane: the platform's own data API under /data (SPEC section 5)."""
+from __future__ import annotations
+
+from chalice import Blueprint
+
+from chalicelib.http.routing import route
+from chalicelib.core.errors import AppError
+from chalicelib.platform.events import service as event_store
+
+bp = Blueprint(__name__)
+
+_NAME = {"type": "string", "pattern": "^[A-Za-z0-9_.:-]{1,128}$"}
+METADATA = {
+    "type": "object", "required": ["actor"],
+    "properties": {
+        "actor": {"type": "object", "required": ["type", "id"], "additionalProperties": False,
+                  "properties": {"type": {"type": "string", "minLength": 1, "maxLength": 64},
+                                 "id": {"type": "string", "minLength": 1, "maxLength": 256}}},
+        "target": {"type": "object", "required": ["type", "id"],
+                   "properties": {"type": {"type": "string"}, "id": {"type": "string"}}},
+        "previous_length": {"type": "integer", "minimum": 0},
+    },
+}
+EVENT = {"type": "object", "required": ["metadata"], "additionalProperties": False,
+         "properties": {"data": {}, "metadata": METADATA}}
+BATCH = {
+    "type": "object", "required": ["events"], "additionalProperties": False,
+    "properties": {
+        "previous_length": {"type": "integer", "minimum": 0},
+        "events": {"type": "array", "minItems": 1, "maxItems": event_store.MAX_BATCH_EVENTS,
+                   "items": {"type": "object", "required": ["type", "metadata"],
+                             "additionalProperties": False,
+                             "properties": {"type": _NAME, "data": {}, "metadata": METADATA}}},
+    },
+}
+AT_QUERY = {"at": {"type": "number", "minimum": 0,
+                   "description": "unix seconds: the state as of that time"}}
+
+
+def _idempotency_key(ctx) -> str | None:
+    key = (ctx.request.headers or {}).get("x-idempotency-key")
+    if key is not None and not (0 < len(key) <= 128):
+        raise AppError("VALIDATION_ERROR", "X-Idempotency-Key must be 1 to 128 characters",
+                       details=[{"path": "X-Idempotency-Key", "message": "1 to 128 characters"}])
+    return key
+
+
+def _write(ctx, agg_type: str, agg_id: str, items: list[dict], expected):
+    for item in items:
+        item["metadata"] = {k: v for k, v in item["metadata"].items() if k != "previous_length"}
+    digest = event_store.request_digest(ctx.request.method, ctx.request.path, ctx.body)
+    return event_store.append(ctx.principal, agg_type, agg_id, items, expected,
+                              _idempotency_key(ctx), digest)
+
+
+@route(bp, "/data/{agg_type}/{agg_id}/{event_type}", "POST", summary="Append one event",
+       auth="api_key", scope="write", surface="data", body=EVENT, status=201, tags=("data",))
+def append_event(ctx, agg_type, agg_id, event_type):
+    expected = ctx.body["metadata"].get("previous_length")
+    return _write(ctx, agg_type, agg_id, [{"event_type": event_type, "data": ctx.body.get("data"),
+                                           "metadata": ctx.body["metadata"]}], expected)
+
+
+@route(bp, "/data/{agg_type}/{agg_id}", "POST", summary="Append several events atomically",
+       auth="api_key", scope="write", surface="data", body=BATCH, status=201, tags=("data",))
+def append_batch(ctx, agg_type, agg_id):
+    events = ctx.body["events"]
+    expected = ctx.body.get("previous_length", events[0]["metadata"].get("previous_length"))
+    return _write(ctx, agg_type, agg_id, [{"event_type": e["type"], "data": e.get("data"),
+                                           "metadata": e["metadata"]} for e in events], expected)
+
+
+@route(bp, "/data/{agg_type}/{agg_id}", "GET", summary="Aggregate state (?at=<unix> for the past)",
+       auth="api_key", scope="read", surface="data", query=AT_QUERY, tags=("data",))
+def get_aggregate(ctx, agg_type, agg_id):
+    return event_store.read(ctx.principal, agg_type, agg_id, ctx.query.get("at"))
+
+
+@route(bp, "/data/{agg_type}/{agg_id}/length", "GET", summary="Number of events of the aggregate",
+       auth="api_key", scope="read", surface="data", tags=("data",))
+def get_length(ctx, agg_type, agg_id):
+    return event_store.length(ctx.principal, agg_type, agg_id)

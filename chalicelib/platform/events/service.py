@@ -1,0 +1,414 @@
+"""The event store behind the data plane: validated appends, folded state, hash chain
+and Merkle tiles, all written in one DynamoDB transaction per append.
+
+An append reads nothing when this container already holds the stream's head: the head
+item carries the folded state, the chain head and the Merkle frontier, and the
+transaction's condition on the head's length proves the cached copy is current. On a
+lost race the head is re-read and the append retried (unless the caller named the
+length it expected, which then answers 409)."""
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+from chalicelib.core import clock
+from chalicelib.domain import events as ev
+from chalicelib.domain import json_schema
+from chalicelib.domain import merkle
+from chalicelib.core.errors import AppError
+from chalicelib.platform.specs import service as specs
+from chalicelib.store.base import transact_write
+from chalicelib.store.tables import (IdempotencyRecord, MerkleTile, StoredEvent, StreamHead,
+                                     StreamTypeCounter)
+
+MAX_TRANSACTION_ITEMS = 100   # DynamoDB's limit on one TransactWriteItems
+MAX_STATE_BYTES = 350_000     # the head item (state included) must stay under DynamoDB's 400 KB
+MAX_EVENT_BYTES = 300_000     # one stored event (data + metadata), under the same item limit
+MAX_WRITE_BYTES = 3_500_000   # one transaction, under DynamoDB's 4 MB
+MAX_BATCH_EVENTS = 25         # events per batch request (implications share the budget)
+HEAD_CACHE_SIZE = 10_000
+IDEMPOTENCY_SECONDS = 24 * 3600
+RETRIES = 3
+
+_heads: "OrderedDict[str, Head]" = OrderedDict()
+
+
+@dataclass
+class Head:
+    stream: str
+    scope_type: str
+    length: int = 0
+    state: dict = field(default_factory=dict)
+    created_at: float | None = None
+    updated_at: float | None = None
+    chain_head: str | None = None
+    frontier: list = field(default_factory=list)   # [(level, bytes)]
+
+    @classmethod
+    def from_item(cls, item: StreamHead) -> "Head":
+        return cls(stream=item.stream, scope_type=item.scope_type, length=int(item.length),
+                   state=item.state or {}, created_at=item.created_at, updated_at=item.updated_at,
+                   chain_head=item.chain_head,
+                   frontier=[(int(lv), bytes.fromhex(h)) for lv, h in item.frontier or []])
+
+    def to_item(self) -> StreamHead:
+        return StreamHead(stream=self.stream, scope_type=self.scope_type, length=self.length,
+                          state=self.state, created_at=self.created_at, updated_at=self.updated_at,
+                          chain_head=self.chain_head,
+                          frontier=[[lv, h.hex()] for lv, h in self.frontier])
+
+    def copy(self) -> "Head":
+        return Head(self.stream, self.scope_type, self.length, self.state, self.created_at,
+                    self.updated_at, self.chain_head, list(self.frontier))
+
+
+@dataclass(frozen=True)
+class Scope:
+    instance_id: str
+    env: str
+
+
+def clear_cache() -> None:
+    _heads.clear()
+
+
+def _cache(head: Head) -> None:
+    _heads[head.stream] = head
+    _heads.move_to_end(head.stream)
+    while len(_heads) > HEAD_CACHE_SIZE:
+        _heads.popitem(last=False)
+
+
+def _read_head(stream: str, scope_type: str) -> Head:
+    try:
+        return Head.from_item(StreamHead.get(stream, consistent_read=True))
+    except StreamHead.DoesNotExist:
+        return Head(stream=stream, scope_type=scope_type)
+
+
+def _head(stream: str, scope_type: str, fresh: bool) -> Head:
+    if not fresh and stream in _heads:
+        return _heads[stream].copy()
+    head = _read_head(stream, scope_type)
+    _cache(head)
+    return head.copy()
+
+
+# --- validation ------------------------------------------------------------------------
+
+def _spec(scope: Scope) -> dict:
+    item = specs.current(scope.instance_id, scope.env)
+    if item is None:
+        raise AppError("SPEC_NOT_FOUND", "No spec is deployed in this environment; "
+                                         "deploy one with POST /api/instances/{id}/spec")
+    return item.spec
+
+
+def _event_def(spec: dict, agg_type: str, event_type: str) -> dict:
+    agg = (spec.get("aggregate_types") or {}).get(agg_type)
+    if agg is None:
+        raise AppError("UNKNOWN_AGGREGATE_TYPE", f"Aggregate type '{agg_type}' is not in the spec")
+    definition = (agg.get("events") or {}).get(event_type)
+    if definition is None:
+        raise AppError("UNKNOWN_EVENT_TYPE",
+                       f"Event type '{event_type}' is not defined for '{agg_type}'")
+    return definition
+
+
+def _check_data(definition: dict, data, where: str) -> None:
+    problems = json_schema.problems(definition.get("schema") or {}, data)
+    if problems:
+        for p in problems:
+            p["path"] = f"{where}.data" + (f".{p['path']}" if p["path"] else "")
+        first = problems[0]
+        raise AppError("SCHEMA_VIOLATION", f"{first['path']}: {first['message']}",
+                       details=problems)
+
+
+def _check_metadata(spec: dict, metadata: dict, where: str) -> None:
+    actor = metadata.get("actor")
+    agents = spec.get("agent_types") or []
+    if actor["type"] not in agents:
+        raise AppError("SCHEMA_VIOLATION", f"{where}.metadata.actor.type: '{actor['type']}' is "
+                       f"not one of the spec's agent_types {agents}",
+                       details=[{"path": f"{where}.metadata.actor.type",
+                                 "message": f"must be one of {agents}"}])
+    target = metadata.get("target")
+    if target is not None:
+        targets = spec.get("target_types") or []
+        if target.get("type") not in targets:
+            raise AppError("SCHEMA_VIOLATION", f"{where}.metadata.target.type: must be one of "
+                           f"the spec's target_types {targets}",
+                           details=[{"path": f"{where}.metadata.target.type",
+                                     "message": f"must be one of {targets}"}])
+
+
+# --- appending -------------------------------------------------------------------------
+
+@dataclass
+class Pending:
+    """One event to write, with where it goes."""
+    agg_type: str
+    agg_id: str
+    event_type: str
+    data: object
+    metadata: dict
+
+
+def _implied(definition: dict, data, metadata: dict, where: str) -> list[Pending]:
+    """The events an event's `emit` implications add, in the same transaction."""
+    from chalicelib.domain import ticks
+    out = []
+    scope_vars = {"data": data, "metadata": metadata}
+    for i, implication in enumerate(definition.get("implications") or []):
+        emit = implication.get("emit")
+        if emit is None:
+            continue
+        try:
+            target_id = ticks.resolve(emit["id"], scope_vars)
+            payload = ticks.resolve(emit.get("data", {}), scope_vars)
+        except ticks.TickError as exc:
+            raise AppError("HANDLER_FAILED", f"{where}.implications[{i}]: {exc}")
+        if target_id is None or target_id == "" or isinstance(target_id, (dict, list, bool)):
+            raise AppError("HANDLER_FAILED", f"{where}.implications[{i}].emit.id resolved to "
+                           f"{target_id!r}; it must name an aggregate id")
+        out.append(Pending(emit["aggregate_type"], str(target_id), emit["event_type"], payload,
+                           {**metadata, "implied_by": where}))
+    return out
+
+
+def append(key, agg_type: str, agg_id: str, items: list[dict], expected_length: int | None,
+           idempotency_key: str | None, request_hash: str) -> dict:
+    """Append events (with their implications) atomically; the answer is idempotent."""
+    scope = Scope(key.instance_id, key.environment)
+    if len(items) > MAX_BATCH_EVENTS:
+        raise AppError("BATCH_TOO_LARGE", f"At most {MAX_BATCH_EVENTS} events per request")
+    spec = _spec(scope)
+    pending: list[Pending] = []
+    for i, item in enumerate(items):
+        where = f"events[{i}]" if len(items) > 1 else "$"
+        definition = _event_def(spec, agg_type, item["event_type"])
+        _check_data(definition, item.get("data"), where)
+        _check_metadata(spec, item["metadata"], where)
+        pending.append(Pending(agg_type, agg_id, item["event_type"], item.get("data"),
+                               item["metadata"]))
+        # implications of implied events too: the spec validator refuses emit cycles
+        queue = _implied(definition, item.get("data"), item["metadata"], where)
+        while queue:
+            implied = queue.pop(0)
+            implied_def = _event_def(spec, implied.agg_type, implied.event_type)
+            _check_data(implied_def, implied.data, f"{where}.implied")
+            pending.append(implied)
+            if len(pending) > MAX_TRANSACTION_ITEMS:
+                raise AppError("BATCH_TOO_LARGE", "The implications of this write exceed "
+                               "what one transaction can hold")
+            queue += _implied(implied_def, implied.data, implied.metadata,
+                              f"{where}.implied")
+    idem = f"{scope.instance_id}#{scope.env}#{idempotency_key}" if idempotency_key else None
+    primary = ev.stream_key(scope.instance_id, scope.env, agg_type, agg_id)
+    fresh = False
+    for _ in range(RETRIES):
+        heads: dict[str, Head] = {}
+        for p in pending:
+            stream = ev.stream_key(scope.instance_id, scope.env, p.agg_type, p.agg_id)
+            if stream not in heads:
+                heads[stream] = _head(stream, f"{scope.instance_id}#{scope.env}#{p.agg_type}",
+                                      fresh)
+        originals = {s: h.length for s, h in heads.items()}
+        if expected_length is not None and originals[primary] != expected_length:
+            if not fresh:
+                fresh = True
+                continue  # the cached head may be stale: decide on a consistent read
+            _replay_or(idem, request_hash, AppError(
+                "CONCURRENT_WRITE", f"Concurrent write detected. Stream has "
+                f"{originals[primary]} events, expected {expected_length}."))
+        answer, writes = _plan(spec, scope, heads, pending, primary, agg_type, agg_id)
+        outcome = _commit(heads, originals, writes, idem, request_hash, answer)
+        if outcome == "ok":
+            for head in heads.values():
+                _cache(head)
+            return answer
+        if outcome == "replay":
+            return _replay_or(idem, request_hash, None)
+        for stream in heads:
+            _heads.pop(stream, None)
+        fresh = True
+    raise AppError("CONCURRENT_WRITE", "The stream kept changing under this write; retry")
+
+
+def _plan(spec, scope: Scope, heads: dict, pending: list[Pending], primary: str,
+          agg_type: str, agg_id: str):
+    """Fold every event onto its head; collect the items to write."""
+    from chalicelib.domain import ticks
+    now = round(clock.now(), 3)
+    events_out, tiles, type_counts = [], {}, {}
+    first_position = None
+    size = 0
+    for p in pending:
+        stream = ev.stream_key(scope.instance_id, scope.env, p.agg_type, p.agg_id)
+        head = heads[stream]
+        definition = _event_def(spec, p.agg_type, p.event_type)
+        try:
+            head.state = ticks.apply_handler(head.state, definition.get("handler") or [],
+                                             p.data, p.metadata)
+        except ticks.TickError as exc:
+            raise AppError("HANDLER_FAILED", f"handler of {p.agg_type}.{p.event_type}: {exc}")
+        event_bytes = len(ev.canonical(p.data)) + len(ev.canonical(p.metadata))
+        if event_bytes > MAX_EVENT_BYTES:
+            raise AppError("EVENT_TOO_LARGE", f"An event of {event_bytes} bytes exceeds the "
+                           f"limit of {MAX_EVENT_BYTES}")
+        size += event_bytes
+        content = ev.content_hash(p.event_type, p.data, p.metadata, now)
+        previous = bytes.fromhex(head.chain_head) if head.chain_head else None
+        chain = merkle.chain_hash(previous, content)
+        leaf = ev.leaf(p.agg_type, p.agg_id, head.length, content)
+        head.frontier, nodes = ev.extend(head.frontier, leaf, head.length)
+        for level, index, value in nodes:
+            spot = ev.tile_of(level, index)
+            if spot:
+                tiles.setdefault((stream, spot[0]), []).append(value.hex())
+        if stream == primary and first_position is None:
+            first_position = head.length
+        events_out.append(StoredEvent(stream=stream, position=head.length,
+                                      event_type=p.event_type, data=p.data,
+                                      metadata=p.metadata, created_at=now,
+                                      content_hash=content.hex(), chain_hash=chain.hex()))
+        type_key = f"{p.agg_type}.{p.event_type}"
+        type_counts[type_key] = type_counts.get(type_key, 0) + 1
+        if len(ev.canonical(head.state)) > MAX_STATE_BYTES:
+            raise AppError("STATE_TOO_LARGE", f"The state of {p.agg_type}/{p.agg_id} would exceed "
+                           f"{MAX_STATE_BYTES} bytes; its handler must keep it smaller")
+        head.length += 1
+        head.chain_head = chain.hex()
+        head.created_at = head.created_at or now
+        head.updated_at = now
+    size += sum(len(ev.canonical(h.state)) for h in heads.values())
+    if size > MAX_WRITE_BYTES:
+        raise AppError("BATCH_TOO_LARGE", f"This write is {size} bytes; one atomic write holds "
+                       f"at most {MAX_WRITE_BYTES}. Send fewer or smaller events.")
+    writes = {"events": events_out, "tiles": tiles, "counts": type_counts,
+              "scope": f"{scope.instance_id}#{scope.env}"}
+    answer = {"ok": True, "stream_id": f"{agg_type}/{agg_id}@{first_position}",
+              "length": heads[primary].length}
+    if len(pending) > 1:
+        answer["implied"] = len(pending) - sum(1 for p in pending
+                                               if (p.agg_type, p.agg_id) == (agg_type, agg_id))
+    return answer, writes
+
+
+def _commit(heads: dict, originals: dict, writes: dict, idem: str | None, request_hash: str,
+            answer: dict) -> str:
+    """One TransactWriteItems: heads (conditional on their length), events, tiles,
+    type counters and the idempotency record. "ok", "stale" or "replay"."""
+    from pynamodb.exceptions import TransactWriteError
+    count = (len(heads) + len(writes["events"]) + len(writes["tiles"]) + len(writes["counts"])
+             + (1 if idem else 0))
+    if count > MAX_TRANSACTION_ITEMS:
+        raise AppError("BATCH_TOO_LARGE", f"This write needs {count} items in one transaction; "
+                       f"DynamoDB allows {MAX_TRANSACTION_ITEMS}. Send fewer events.")
+    now = clock.now_int()
+    try:
+        with transact_write() as tx:
+            for stream, head in heads.items():
+                condition = (StreamHead.stream.does_not_exist() if originals[stream] == 0
+                             else StreamHead.length == originals[stream])
+                tx.save(head.to_item(), condition=condition)
+            for event in writes["events"]:
+                tx.save(event, condition=StoredEvent.position.does_not_exist())
+            for (stream, tile), hashes in writes["tiles"].items():
+                tx.update(MerkleTile(stream=stream, tile=tile),
+                          actions=[MerkleTile.hashes.set((MerkleTile.hashes | []).append(hashes))])
+            for type_key, n in writes["counts"].items():
+                tx.update(StreamTypeCounter(scope=writes["scope"], type_key=type_key),
+                          actions=[StreamTypeCounter.count.add(n)])
+            if idem:
+                tx.save(IdempotencyRecord(key=idem, status=201, body=answer,
+                                          request_hash=request_hash, created_at=now,
+                                          ttl=now + IDEMPOTENCY_SECONDS),
+                        condition=IdempotencyRecord.key.does_not_exist())
+        return "ok"
+    except TransactWriteError as exc:
+        reasons = [getattr(r, "code", None) if r is not None else None
+                   for r in (getattr(exc, "cancellation_reasons", None) or [])]
+        # the request lists puts in the order saved: heads, events, then the record
+        idem_at = len(heads) + len(writes["events"])
+        if idem and len(reasons) > idem_at and reasons[idem_at] == "ConditionalCheckFailed":
+            return "replay"
+        if "ConditionalCheckFailed" in reasons or "TransactionConflict" in reasons:
+            return "stale"
+        raise
+
+
+def _replay_or(idem: str | None, request_hash: str, error: AppError | None):
+    """A retry of a request already answered returns that answer; otherwise `error`."""
+    if idem:
+        try:
+            record = IdempotencyRecord.get(idem, consistent_read=True)
+        except IdempotencyRecord.DoesNotExist:
+            record = None
+        if record is not None and record.ttl and record.ttl > clock.now_int():
+            if record.request_hash != request_hash:
+                raise AppError("IDEMPOTENCY_KEY_REUSED")
+            return dict(record.body, idempotent_replay=True)
+    if error is None:
+        raise AppError("CONCURRENT_WRITE", "The idempotency record vanished; retry")
+    raise error
+
+
+def request_digest(*parts) -> str:
+    return hashlib.sha256(ev.canonical(list(parts))).hexdigest()
+
+
+# --- reading ---------------------------------------------------------------------------
+
+def _stream(key, agg_type: str, agg_id: str) -> str:
+    return ev.stream_key(key.instance_id, key.environment, agg_type, agg_id)
+
+
+def read(key, agg_type: str, agg_id: str, at: float | None = None) -> dict:
+    """Current state (one GetItem), or the state as of `at` (folded from the events)."""
+    stream = _stream(key, agg_type, agg_id)
+    if at is None:
+        try:
+            head = StreamHead.get(stream, consistent_read=True)
+        except StreamHead.DoesNotExist:
+            raise AppError("AGGREGATE_NOT_FOUND")
+        return {"ok": True, "data": head.state or {},
+                "metadata": {"length": int(head.length), "created_at": head.created_at,
+                             "updated_at": head.updated_at}}
+    return _state_at(key, agg_type, agg_id, stream, at)
+
+
+def _state_at(key, agg_type, agg_id, stream, at: float) -> dict:
+    """Replay the events up to `at` with one fold (the state is copied once, not per event)."""
+    from chalicelib.domain import ticks
+    spec = _spec(Scope(key.instance_id, key.environment))
+    replay, positions, length, created, updated = [], [], 0, None, None
+    for event in StoredEvent.query(stream, consistent_read=True):
+        if event.created_at > at:
+            break
+        if event.tombstoned is None:
+            definition = _event_def(spec, agg_type, event.event_type)
+            replay.append((definition.get("handler") or [], event.data, event.metadata))
+            positions.append(event.position)
+        length += 1
+        created = created or event.created_at
+        updated = event.created_at
+    if length == 0:
+        raise AppError("AGGREGATE_NOT_FOUND", "The aggregate had no events at that time")
+    try:
+        state = ticks.fold(replay)
+    except ticks.TickError as exc:
+        where = positions[exc.event_index] if getattr(exc, "event_index", None) is not None else "?"
+        raise AppError("HANDLER_FAILED", f"replaying event {where}: {exc}")
+    return {"ok": True, "data": state,
+            "metadata": {"length": length, "created_at": created, "updated_at": updated}}
+
+
+def length(key, agg_type: str, agg_id: str) -> dict:
+    try:
+        head = StreamHead.get(_stream(key, agg_type, agg_id), consistent_read=True)
+        return {"ok": True, "length": int(head.length)}
+    except StreamHead.DoesNotExist:
+        return {"ok": True, "length": 0}

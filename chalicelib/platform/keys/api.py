@@ -1,0 +1,89 @@
+"""API keys of an instance (seed 000 "API key management")."""
+from __future__ import annotations
+
+from chalice import Blueprint
+
+from chalicelib.core import clock
+from chalicelib.http.routing import route
+from chalicelib.domain.api_keys import ENVIRONMENTS, SCOPES
+from chalicelib.core.errors import AppError
+from chalicelib.platform.keys import service as keys
+
+bp = Blueprint(__name__)
+
+CREATE = {
+    "type": "object", "additionalProperties": False,
+    "required": ["name", "scope", "environment"],
+    "properties": {"name": {"type": "string", "minLength": 1, "maxLength": 100, "pattern": r"\S"},
+                   "scope": {"type": "string", "enum": list(SCOPES)},
+                   "environment": {"type": "string", "enum": list(ENVIRONMENTS)}},
+}
+ROTATE = {
+    "type": "object", "additionalProperties": False,
+    "properties": {"grace_period_seconds": {
+        "type": "integer", "minimum": 0, "maximum": keys.MAX_ROTATION_GRACE_SECONDS,
+        "description": "How long the old key keeps working; default 0 (revoked at once)"}},
+}
+SCHEDULE = {
+    "type": "object", "additionalProperties": False, "required": ["revoke_at"],
+    "properties": {"revoke_at": {"type": "string", "format": "date-time"}},
+}
+
+
+@route(bp, "/api/instances/{instance_id}/keys", "GET", summary="List keys (never the key text)",
+       permission="manage_keys", tags=("keys",))
+def list_keys(ctx, instance_id):
+    return {"keys": keys.list_for(instance_id)}
+
+
+@route(bp, "/api/instances/{instance_id}/keys", "POST", summary="Create a key (shown once)",
+       permission="manage_keys", body=CREATE, audit="key_created", status=201, tags=("keys",))
+def create_key(ctx, instance_id):
+    created = keys.create(ctx.principal, instance_id, ctx.body["name"], ctx.body["scope"],
+                          ctx.body["environment"])
+    ctx.audit(created["id"], {"instance_id": instance_id, "name": created["name"],
+                              "scope": created["scope"], "environment": created["environment"],
+                              "prefix": created["prefix"]})
+    return created
+
+
+@route(bp, "/api/keys/{key_id}/rotate", "POST",
+       summary="A new key; the old one is revoked now or after grace_period_seconds",
+       permission="manage_keys", body=ROTATE, body_required=False, audit="key_rotated",
+       status=201, tags=("keys",))
+def rotate_key(ctx, key_id):
+    grace = ctx.body.get("grace_period_seconds", 0)
+    created = keys.rotate(ctx.principal, key_id, grace)
+    ctx.audit(key_id, {"new_key_id": created["id"], "grace_period_seconds": grace,
+                       "old_key_revoke_at": created["old_key_revoke_at"]})
+    return created
+
+
+@route(bp, "/api/keys/{key_id}/schedule_revocation", "POST",
+       summary="Revoke the key at a future time", permission="manage_keys", body=SCHEDULE,
+       audit="key_revocation_scheduled", tags=("keys",))
+def schedule_revocation(ctx, key_id):
+    try:
+        revoke_at = clock.parse_iso(ctx.body["revoke_at"])
+    except ValueError as exc:
+        raise AppError("VALIDATION_ERROR", f"revoke_at: {exc}",
+                       details=[{"path": "revoke_at", "message": str(exc)}])
+    updated = keys.schedule_revocation(key_id, revoke_at)
+    ctx.audit(key_id, {"revoke_at": updated["revoke_at"]})
+    return updated
+
+
+@route(bp, "/api/keys/{key_id}", "DELETE", summary="Revoke the key now",
+       permission="manage_keys", audit="key_revoked", tags=("keys",))
+def revoke_key(ctx, key_id):
+    revoked = keys.revoke(key_id)
+    ctx.audit(key_id, {"reason": "revoked by admin"})
+    return revoked
+
+
+@route(bp, "/data", "GET", summary="Which instance, environment and scope this key has",
+       auth="api_key", scope="read", surface="data", tags=("data",))
+def whoami(ctx):
+    key = ctx.principal
+    return {"ok": True, "instance_id": key.instance_id, "environment": key.environment,
+            "scope": key.scope}
