@@ -1,4 +1,4 @@
-"""Benchmark of issue 3: the metrics' device numbers never scan the device table.
+"""Benchmark: the metrics' device numbers never scan the device table.
 Run by `python -m bench.run` after its other tables (`--devices off` skips it,
 `--devices only` runs it alone), or alone:
 
@@ -27,10 +27,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-import tests.conftest  # noqa: E402,F401 - sets the test environment before project imports
-
-from bench.event_store import _breakdown  # noqa: E402
-from bench.run import CallCounter, api_stack, table, title  # noqa: E402
+import testing.env  # noqa: E402,F401 - sets the test environment before project imports
+from bench.common import CallCounter, api_stack, breakdown, table, title  # noqa: E402
 
 SIZES = (1_000, 100_000)
 CHECK_AT = 1_000           # the brute-force check runs at this size only
@@ -191,8 +189,8 @@ def load(total: int) -> dict:
 
 def brute_force(now: int, period_seconds: int) -> dict:
     """The seed's `devices` object from a Scan of every device (never on a request path)."""
-    from chalicelib.domain import trust
     from chalicelib.chat.moderation import service as moderation
+    from chalicelib.domain import trust
     from chalicelib.store.tables import Device
 
     cfg = moderation.trust_config()
@@ -245,9 +243,9 @@ def _expect(answer, status: int, label: str):
 def bench_size(total: int) -> dict:
     from nacl.signing import SigningKey
 
+    from chalicelib.chat.metrics import server_stats
     from chalicelib.core import clock
     from chalicelib.store import device_counters as device_stats
-    from chalicelib.chat.metrics import server_stats
 
     info: dict = {"rows": {}}
     server_stats.clear_cache()
@@ -269,7 +267,7 @@ def bench_size(total: int) -> dict:
             seconds = time.perf_counter() - started
             calls = counter.take()
             info["rows"][key] = {"calls": sum(calls.values()), "ops": dict(calls),
-                                 "breakdown": _breakdown(calls), "ms": seconds * 1000}
+                                 "breakdown": breakdown(calls), "ms": seconds * 1000}
             return out
 
         def get(path):

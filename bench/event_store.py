@@ -1,4 +1,4 @@
-"""Benchmarks of issue 4: the event store (round trips per operation, tick folding rate,
+"""Benchmarks of the event store (round trips per operation, tick folding rate,
 append throughput), run by `python -m bench.run` after its own tables, or alone:
 
     python -m bench.event_store
@@ -30,9 +30,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-import tests.conftest  # noqa: E402,F401 - sets the test environment before project imports
-
-from bench.run import table, title  # noqa: E402
+import testing.env  # noqa: E402,F401 - sets the test environment before project imports
+from bench.common import breakdown, table, title  # noqa: E402
 
 INSTANCE, ENV = "bench-inst", "prod"
 ACTOR = {"actor": {"type": "user", "id": "bench"}}
@@ -84,14 +83,6 @@ class Calls:
         return out
 
 
-def _breakdown(calls: Counter) -> str:
-    parts = []
-    for (service, op), n in sorted(calls.items()):
-        label = op if service == "dynamodb" else f"{service}:{op}"
-        parts.append(f"{label} x{n}" if n > 1 else label)
-    return ", ".join(parts) or "-"
-
-
 # --------------------------------------------------------------------------- the store
 
 @contextmanager
@@ -99,37 +90,34 @@ def fresh_store():
     """An empty moto account with every table, one instance and ORDER_SPEC deployed."""
     from moto import mock_aws
 
-    from chalicelib.core import clock
-    from chalicelib.core import settings
-    from chalicelib.platform.events import service as event_store
-    from chalicelib.platform.specs import service as specs
-    from chalicelib.platform.keys.service import VerifiedKey
+    from chalicelib.core import caches, clock, settings
+    from chalicelib.identity import audit
+    from chalicelib.identity.api_keys import VerifiedKey
     from chalicelib.identity.principal import Principal
+    from chalicelib.platform.specs import service as specs
     from chalicelib.store import aws
     from chalicelib.store.base import rebind
     from chalicelib.store.provision import provision
     from chalicelib.store.tables import TABLES, Instance
-    from tests.api.spec_fixtures import ORDER_SPEC
+    from testing.specs import ORDER_SPEC
 
     settings.reset()
     aws.reset()
     rebind(TABLES)
     clock.reset()
-    event_store.clear_cache()
-    specs.clear_cache()
+    caches.clear_all()
     with mock_aws():
         provision()
         Instance(id=INSTANCE, name="bench", plan="free", tier="shared", created_at=0,
                  created_by="bench").save()
-        specs.deploy(Principal(subject="bench", kind="operator", permissions=("all",)),
-                     INSTANCE, ENV, ORDER_SPEC, False)
+        operator = Principal(subject="bench", kind="operator", permissions=("all",))
+        specs.deploy(audit.Act(operator, "spec_deployed"), INSTANCE, ENV, ORDER_SPEC, False)
         yield VerifiedKey(id="bench-key", instance_id=INSTANCE, environment=ENV, scope="write")
-    event_store.clear_cache()
-    specs.clear_cache()
+    caches.clear_all()
 
 
 def _handler(agg_type: str, event_type: str) -> list:
-    from tests.api.spec_fixtures import ORDER_SPEC
+    from testing.specs import ORDER_SPEC
     return ORDER_SPEC["aggregate_types"][agg_type]["events"][event_type].get("handler") or []
 
 
@@ -146,7 +134,12 @@ def build_stream(agg_type: str, agg_id: str, events: list, keep=None, start=None
     from chalicelib.core import clock
     from chalicelib.domain import events as ev
     from chalicelib.domain import merkle, ticks
-    from chalicelib.store.tables import MerkleTile, StoredEvent, StreamHead, StreamTypeCounter
+    from chalicelib.store.tables import (
+        MerkleTile,
+        StoredEvent,
+        StreamHead,
+        StreamTypeCounter,
+    )
 
     started = time.perf_counter()
     stream = ev.stream_key(INSTANCE, ENV, agg_type, agg_id)
@@ -161,9 +154,9 @@ def build_stream(agg_type: str, agg_id: str, events: list, keep=None, start=None
         chain = merkle.chain_hash(chain, content)
         leaf = ev.leaf(agg_type, agg_id, position, content)
         leaves.append(leaf)
-        frontier, nodes = ev.extend(frontier, leaf, position)
+        frontier, nodes = merkle.extend(frontier, leaf, position)
         for level, index, value in nodes:
-            spot = ev.tile_of(level, index)
+            spot = merkle.tile_of(level, index)
             if spot:
                 hashes = tiles.setdefault(spot[0], [])
                 if len(hashes) != spot[1]:
@@ -240,8 +233,8 @@ def _stored_bytes(stream: str) -> int:
     from moto.core import DEFAULT_ACCOUNT_ID
     from moto.dynamodb.models import dynamodb_backends
 
-    from chalicelib.store.tables import StoredEvent
     from chalicelib.core import settings
+    from chalicelib.store.tables import StoredEvent
     backend = dynamodb_backends[DEFAULT_ACCOUNT_ID][settings.get().region]
     table_ = backend.tables[StoredEvent.Meta.table_name]
     return sum(item.size() for item in table_.all_items()
@@ -253,7 +246,7 @@ def bench_size(n: int) -> dict:
     from chalicelib.domain import events as ev
     from chalicelib.platform.events import service as event_store
     from chalicelib.platform.integrity import service as integrity
-    from chalicelib.platform.specs import service as specs
+    from chalicelib.store import specs as spec_store
     from chalicelib.store.tables import StoredEvent
 
     rows, info = {}, {}
@@ -273,7 +266,7 @@ def bench_size(n: int) -> dict:
                 counter.take()
                 answer = fn()
                 calls, keys, _ = counter.take()
-                rows[name] = {"calls": sum(calls.values()), "breakdown": _breakdown(calls),
+                rows[name] = {"calls": sum(calls.values()), "breakdown": breakdown(calls),
                               "keys": keys}
                 return answer
 
@@ -313,7 +306,7 @@ def bench_size(n: int) -> dict:
             tries = iter(range(1_000_000))
 
             def append(items):
-                specs.current(INSTANCE, ENV)   # the spec is cached 10 s: refresh uncounted
+                spec_store.current(INSTANCE, ENV)   # the spec is cached 10 s: refresh uncounted
                 counter.take()
                 answer = event_store.append(key, "order", agg_id, items, None, None,
                                             f"bench-{next(tries)}")
@@ -507,7 +500,7 @@ with chained apply_handler, i.e. quadratically; ticks.fold copies once.""")
 
 def bench_throughput(appends: int = 500, aggregates: int = 50) -> None:
     from chalicelib.platform.events import service as event_store
-    from chalicelib.platform.specs import service as specs
+    from chalicelib.store import specs as spec_store
 
     rows = []
 
@@ -518,7 +511,7 @@ def bench_throughput(appends: int = 500, aggregates: int = 50) -> None:
                 event_store.append(key, "order", agg_id, [{
                     "event_type": "created", "data": {"customer": f"c-{agg_id}", "total": 1},
                     "metadata": ACTOR}], None, None, "warm")
-            specs.current(INSTANCE, ENV)
+            spec_store.current(INSTANCE, ENV)
             counter.take()
             samples = []
             started = time.perf_counter()
@@ -535,7 +528,7 @@ def bench_throughput(appends: int = 500, aggregates: int = 50) -> None:
                      f"{statistics.median(samples) * 1000:.1f}",
                      f"{samples[int(len(samples) * 0.95)] * 1000:.1f}",
                      f"{sum(calls.values()) / len(targets):.3f}",
-                     f"{in_aws / total * 100:.0f}%", _breakdown(calls)])
+                     f"{in_aws / total * 100:.0f}%", breakdown(calls)])
 
     run("1 warm aggregate, sequential", ["one"] * appends)
     run(f"{aggregates} warm aggregates, round-robin",

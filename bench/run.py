@@ -1,4 +1,4 @@
-"""Benchmarks of issue 2: import cost (a cold-start proxy) and AWS round trips per request.
+"""Benchmarks: import cost (a cold-start proxy) and AWS round trips per request.
 
     python -m bench.run              # what `make bench` runs
     python -m bench.run --quick      # fewer repetitions, for a smoke check
@@ -13,10 +13,10 @@
    first request is shown on its own row.
 3. Latency per request, in-process against moto (an indication of our own overhead, not of
    AWS latency).
-4-6. The event store of issue 4 (round trips per operation at 1k and 100k events, tick
+4-6. The event store (round trips per operation at 1k and 100k events, tick
    folding rate, append throughput against moto): bench/event_store.py, run after these
    (`--events off` skips it, `--events only` runs it alone).
-7. Metrics over the device registry of issue 3 (round trips of GET /admin/v1/metrics and
+7. Metrics over the device registry (round trips of GET /admin/v1/metrics and
    its export, devices_summary and a registration at 1k and 100k devices, no Scan):
    bench/device_metrics.py, run last (`--devices off` skips it, `--devices only` runs it
    alone; with both `--events only --devices only`, those two alone).
@@ -24,21 +24,20 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import re
 import statistics
 import subprocess
 import sys
 import time
-from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-import tests.conftest  # noqa: E402,F401 - sets the test environment before project imports
+import testing.env  # noqa: E402,F401 - sets the test environment before project imports
+from bench.common import CallCounter, api_stack, breakdown, table, title  # noqa: E402
 
 os.environ["POWERTOOLS_TRACE_DISABLED"] = "true"
 
@@ -46,29 +45,6 @@ IMPORT_TARGET = 1.5
 
 
 # --------------------------------------------------------------------------- output
-
-def table(headers, rows, right=()):
-    """Plain-text table; columns whose index is in `right` are right-aligned."""
-    cells = [[str(h) for h in headers]] + [[("" if c is None else str(c)) for c in r]
-                                           for r in rows]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
-
-    def line(row):
-        out = []
-        for i, cell in enumerate(row):
-            out.append(cell.rjust(widths[i]) if i in right else cell.ljust(widths[i]))
-        return "  ".join(out).rstrip()
-
-    text = [line(cells[0]), "  ".join("-" * w for w in widths)]
-    text += [line(r) for r in cells[1:]]
-    return "\n".join(text)
-
-
-def title(text):
-    print()
-    print(text)
-    print("=" * len(text))
-
 
 # --------------------------------------------------------------------------- 1. imports
 
@@ -175,74 +151,11 @@ def bench_imports(runs: int) -> dict:
 
 # --------------------------------------------------------------------------- 2. round trips
 
-class CallCounter:
-    """Counts every AWS API call by (service, operation) while installed."""
-
-    def __init__(self):
-        self.calls: Counter = Counter()
-        self._original = None
-
-    def __enter__(self):
-        from botocore.client import BaseClient
-        original = BaseClient._make_api_call
-        counter = self
-
-        def counted(client, operation_name, api_params):
-            counter.calls[(client.meta.service_model.service_name, operation_name)] += 1
-            return original(client, operation_name, api_params)
-
-        self._original = original
-        BaseClient._make_api_call = counted
-        return self
-
-    def __exit__(self, *exc):
-        from botocore.client import BaseClient
-        BaseClient._make_api_call = self._original
-
-    def take(self) -> Counter:
-        calls, self.calls = self.calls, Counter()
-        return calls
-
-
-@contextlib.contextmanager
-def api_stack():
-    """What tests/api/conftest.py's `stack` fixture does, outside pytest."""
-    from chalice.test import Client
-    from moto import mock_aws
-    from nacl.signing import SigningKey
-
-    import app as app_module
-    from chalicelib.core import clock
-    from chalicelib.core import settings
-    from chalicelib.identity import admin_list as admins
-    from chalicelib import bootstrap
-    from chalicelib.store import aws, secrets
-    from chalicelib.store.provision import provision
-    from tests.api import conftest as api
-
-    settings.reset()
-    aws.reset()
-    clock.reset()
-    path = settings.get().server_config_file
-    if os.path.exists(path):
-        os.remove(path)
-    admins._cache.clear()
-    with mock_aws():
-        secrets.clear_cache()
-        provision()
-        bootstrap.run(api.ADMIN_EMAIL, api.ADMIN_PASSWORD,
-                      SigningKey(api.VECTOR_SEED).verify_key.encode().hex(), api.NODE_SECRET)
-        with Client(app_module.app) as client:
-            yield api.Stack(client)
-        secrets.clear_cache()
-    clock.reset()
-
-
 class Flow:
     """The requests measured, each a callable answering the Answer it got."""
 
     def __init__(self, stack):
-        from tests.api import conftest as api
+        import testing.stack as api
         self.api = api
         self.s = stack
 
@@ -295,16 +208,6 @@ def _expect(answer, status, what):
     return answer
 
 
-def _breakdown(calls: Counter) -> str:
-    parts = []
-    for (service, op), n in sorted(calls.items(), key=lambda kv: (kv[0][0] != "dynamodb", kv[0])):
-        if (service, op) == ("secretsmanager", "GetSecretValue"):
-            continue
-        label = op if service == "dynamodb" else f"{service}:{op}"
-        parts.append(f"{label} {n}" if n > 1 else label)
-    return ", ".join(parts) or "-"
-
-
 def bench_round_trips() -> list[dict]:
     results = []
     with api_stack() as stack, CallCounter() as counter:
@@ -318,7 +221,7 @@ def bench_round_trips() -> list[dict]:
             total = sum(calls.values())
             results.append({"label": label, "status": answer.status, "total": total,
                             "aws_excl_secret": total - secret, "secret": secret,
-                            "breakdown": _breakdown(calls), "target": target, "note": note})
+                            "breakdown": breakdown(calls), "target": target, "note": note})
             return answer
 
         # cold container: the first request reads the signing key from Secrets Manager
@@ -441,10 +344,10 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true",
                         help="5 import runs, 10 latency runs, 100 appends per throughput row")
     parser.add_argument("--events", choices=("on", "off", "only"), default="on",
-                        help="the event-store tables 4-6 of bench/event_store.py (issue 4): "
+                        help="the event-store tables 4-6 of bench/event_store.py: "
                              "after the others (on, the default), skipped, or alone")
     parser.add_argument("--devices", choices=("on", "off", "only"), default="on",
-                        help="table 7 of bench/device_metrics.py (issue 3, device metrics at "
+                        help="table 7 of bench/device_metrics.py (device metrics at "
                              "1k and 100k devices): last (on, the default), skipped, or alone")
     args = parser.parse_args(argv)
     if args.quick:

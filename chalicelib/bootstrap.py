@@ -8,15 +8,14 @@ import os
 import secrets as _secrets
 from dataclasses import dataclass
 
-from chalicelib.core import clock
-from chalicelib.core import settings
+from chalicelib.chat.devices import service as devices
+from chalicelib.core import clock, settings
 from chalicelib.domain import admin_list
 from chalicelib.domain.permissions import ALL
 from chalicelib.identity import logins as auth
-from chalicelib.chat.devices import service as devices
 from chalicelib.identity import node_auth
 from chalicelib.store import secrets
-from chalicelib.store.conditions import condition_failed
+from chalicelib.store.conditions import save_if
 from chalicelib.store.tables import MetaItem
 
 
@@ -64,13 +63,8 @@ def ensure_admin(address: str, permissions: list[str]) -> None:
 
 def _mark_started() -> int:
     """The deployment's birth time (uptime counts from it); written once."""
-    from pynamodb.exceptions import PutError
     now = clock.now_int()
-    try:
-        MetaItem(key="bootstrap", value={"bootstrapped_at": now}).save(
-            condition=MetaItem.key.does_not_exist())
+    if save_if(MetaItem(key="bootstrap", value={"bootstrapped_at": now}),
+               MetaItem.key.does_not_exist()):
         return now
-    except PutError as exc:
-        if not condition_failed(exc):
-            raise
     return int(MetaItem.get("bootstrap").value["bootstrapped_at"])

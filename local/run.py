@@ -9,7 +9,7 @@ Environment (defaults are printed at start):
   PORT (8000)              HTTP port of `chalice local` on 127.0.0.1
   MOTO_PORT (5050)         port of the embedded AWS on 127.0.0.1
   ADMIN_EMAIL, ADMIN_PASSWORD, SERVER_NAME, ADMIN_DEVICE_PUBLIC_KEY, NODE_SECRET
-                           bootstrap values (SPEC section 7)
+                           bootstrap values
   LOCAL_DIR (.local)       where server.toml and the generated device key live
   READY_TIMEOUT (60)       seconds to wait for `chalice local` to answer
 """
@@ -165,6 +165,7 @@ def prepare_env(port: int, moto_port: int) -> dict:
 
 def start_moto(moto_port: int):
     import logging
+
     from local.moto_server import SerialMotoServer
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per AWS call is noise
     server = SerialMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)

@@ -14,7 +14,7 @@ _CREDENTIAL = {"admin": "admin JWT", "node": "X-Node-Secret", "api_key": "API ke
 def route_table() -> str:
     os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
     import app  # noqa: F401  (registers every route)
-    from chalicelib.http.routing import ROUTES
+    from chalicelib.http.declarations import ROUTES
 
     rows = ["| method | path | credential | permission / scope | audit action |",
             "|---|---|---|---|---|"]

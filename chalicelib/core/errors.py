@@ -102,3 +102,10 @@ class AppError(Exception):
             body["details"] = self.details
         body.update(self.extra)
         return body
+
+
+def invalid(path: str, message: str, summary: str | None = None) -> AppError:
+    """The 400 VALIDATION_ERROR for one bad field: `details` names it, and the message
+    reads "<path>: <message>" unless a summary is given."""
+    return AppError("VALIDATION_ERROR", summary or (f"{path}: {message}" if path else message),
+                    details=[{"path": path, "message": message}])

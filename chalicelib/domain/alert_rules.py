@@ -233,7 +233,7 @@ class State:
     cleared_at: int | None = None
 
 
-# The changes plan() may ask for (each one conditional write in services/alerts.py):
+# The changes plan() may ask for (each one conditional write in chat/health/alerts.py):
 NONE = "none"          # nothing to write
 PEND = "pend"          # condition seen; wait for the rule's for_seconds
 UNPEND = "unpend"      # condition gone before it fired

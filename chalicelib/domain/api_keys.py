@@ -6,12 +6,13 @@ import re
 import secrets
 import string
 
-ENVIRONMENTS = ("prod", "staging", "test")
+from chalicelib.domain.environments import ENVIRONMENTS
+
 SCOPES = ("read", "write", "admin")
 SCOPE_RANK = {"read": 1, "write": 2, "admin": 3}
 _ALPHABET = string.ascii_letters + string.digits
 _BODY_LENGTH = 32  # ~190 bits: a fast hash suffices, no stretching needed
-_KEY = re.compile(r"^j17_0_(prod|staging|test)_[A-Za-z0-9]{32}$")
+_KEY = re.compile(r"^j17_0_(%s)_[A-Za-z0-9]{32}$" % "|".join(ENVIRONMENTS))
 DISPLAY_CHARS = 4
 
 
@@ -36,3 +37,8 @@ def well_formed(text: str) -> bool:
 def scope_allows(granted: str, needed: str) -> bool:
     """admin includes write includes read."""
     return SCOPE_RANK.get(granted, 0) >= SCOPE_RANK[needed]
+
+
+def is_live(revoked_at, revoke_at, now: float) -> bool:
+    """Not revoked, and not past a scheduled revocation: the one test of a usable key."""
+    return revoked_at is None and (revoke_at is None or revoke_at > now)

@@ -9,7 +9,9 @@ import json
 @functools.lru_cache(maxsize=512)
 def _validator(schema_json: str):
     """The validator of the draft the schema names ($schema), 2020-12 by default."""
-    from jsonschema import Draft202012Validator  # deferred: only requests with bodies pay
+    from jsonschema import (
+        Draft202012Validator,  # deferred: only requests with bodies pay
+    )
     from jsonschema.validators import validator_for
     schema = json.loads(schema_json)
     cls = validator_for(schema, default=Draft202012Validator)

@@ -7,7 +7,7 @@ the effective limit, highest first:
 
   blocked  -> 0, whatever else is set
   custom   -> an admin's custom limit, while it has not expired
-  verified -> trusted_tier_limit (SPEC: verify answers "rate_limit": 300)
+  verified -> trusted_tier_limit (a verify answers "rate_limit": 300)
   progressive -> the tier's limit; with progressive_trust.enabled false every
                  unverified device is `trusted` and gets trusted_tier_limit
 
@@ -133,6 +133,14 @@ def effective(first_seen: float, now: float, *, verified: bool, blocked: bool,
         return Effective(VERIFIED, cfg.trusted_tier_limit, SOURCE_VERIFIED, None, None)
     return Effective(current, cfg.limit_of(current), SOURCE_PROGRESSIVE, None,
                      next_tier_at(first_seen, now, cfg))
+
+
+def of_device(device, now: float, cfg: TrustConfig) -> Effective:
+    """The standing of a device record (anything with the device's fields) at `now`."""
+    return effective(device.first_seen, now, verified=device.verified_at is not None,
+                     blocked=device.blocked_at is not None,
+                     custom_limit=device.custom_rate_limit,
+                     custom_expires_at=device.custom_rate_limit_expires_at, cfg=cfg)
 
 
 # --- federation domains ---------------------------------------------------------------

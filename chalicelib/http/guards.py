@@ -1,8 +1,8 @@
 """Authentication and permission checks, applied from a route's declaration."""
 from __future__ import annotations
 
-from chalicelib.http.routing import ANY_ADMIN
 from chalicelib.core.errors import AppError
+from chalicelib.http.declarations import ANY_ADMIN
 
 
 def bearer(request) -> str | None:
@@ -22,8 +22,8 @@ def authenticate(spec, request, params: dict):
         return node_auth.authenticate((request.headers or {}).get("x-node-secret"))
     if spec.auth == "api_key":
         from chalicelib.domain.api_keys import scope_allows
-        from chalicelib.platform.keys import service as keys
-        key = keys.verify(bearer(request))
+        from chalicelib.identity import api_keys
+        key = api_keys.verify(bearer(request))
         if spec.scope and not scope_allows(key.scope, spec.scope):
             raise AppError("INSUFFICIENT_PERMISSIONS",
                            f"API key scope '{key.scope}' does not allow '{spec.scope}'")

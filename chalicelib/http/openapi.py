@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from chalicelib.core import settings
-from chalicelib.http.routing import ANY_ADMIN, ROUTES, RouteSpec
 from chalicelib.core.errors import KINDS
+from chalicelib.http.declarations import ANY_ADMIN, ROUTES, RouteSpec
 
 _SECURITY = {"admin": "adminToken", "node": "nodeSecret", "api_key": "apiKey"}
 _ERROR = {
@@ -38,11 +38,24 @@ def _error_responses(spec: RouteSpec) -> dict:
     return out
 
 
+def _success_responses(spec: RouteSpec) -> dict:
+    """The declared answer under every media type the route can answer in (JSON carries
+    the schema; text exports are strings)."""
+    content = {}
+    for media_type in spec.media_types:
+        if media_type == "application/json":
+            content[media_type] = {"schema": spec.response or {}}
+        else:
+            content[media_type] = {"schema": {"type": "string"}}
+    out = {str(spec.status): {"description": "Success", "content": content}}
+    for status in spec.statuses:
+        out[str(status)] = {"description": "Success", "content": content}
+    return out
+
+
 def _operation(spec: RouteSpec) -> dict:
     op = {"operationId": spec.name, "summary": spec.summary, "tags": list(spec.tags),
-          "responses": {str(spec.status): {"description": "Success",
-                                           "content": {"application/json": {"schema": {}}}},
-                        **_error_responses(spec)}}
+          "responses": {**_success_responses(spec), **_error_responses(spec)}}
     params = [{"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
               for p in spec.path_params]
     params += [{"name": name, "in": "query", "required": False, "schema": schema}

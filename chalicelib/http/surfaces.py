@@ -1,9 +1,10 @@
-"""Registering one handler on the internal, ops and data surfaces (SPEC section 1)."""
+"""Registering one handler on the internal (node secret), ops (admin JWT) and data (API
+key) surfaces, and finding the instance environment a call acts on."""
 from __future__ import annotations
 
-from chalicelib.http.routing import route
-from chalicelib.domain.api_keys import ENVIRONMENTS
 from chalicelib.core.errors import AppError
+from chalicelib.domain.environments import ENVIRONMENTS
+from chalicelib.http.routing import route
 
 INTERNAL = "/internal/instances/{instance_id}/{env}"
 OPS = "/api/instances/{instance_id}/ops/{env}"
@@ -20,8 +21,8 @@ def where(ctx, params: dict) -> tuple[str, str]:
     """(instance, environment): from the API key on /data, from the path elsewhere."""
     if "instance_id" not in params:
         return ctx.principal.instance_id, ctx.principal.environment
-    from chalicelib.platform.instances import service as instances
-    instances.get(params["instance_id"])
+    from chalicelib.store.instances import load_instance
+    load_instance(params["instance_id"])
     return params["instance_id"], check_env(params["env"])
 
 

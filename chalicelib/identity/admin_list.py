@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 
-from chalicelib.core import settings
+from chalicelib.core import caches, settings
 from chalicelib.domain import admin_list
 
 _cache: dict = {}
@@ -25,3 +25,11 @@ def device_admins() -> dict[str, list[str]]:
 
 def device_permissions(address: str) -> list[str] | None:
     return device_admins().get(address.lower())
+
+
+def forget() -> None:
+    """Read the file again on the next use (a write within the file clock's resolution)."""
+    _cache.clear()
+
+
+caches.register("admin_list", forget)

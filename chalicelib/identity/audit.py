@@ -1,24 +1,12 @@
 """The audit trail: one entry per admin act, shaped as seed 004 shows."""
 from __future__ import annotations
 
-import contextvars
 import time as _time
+from dataclasses import dataclass, field
 
 from chalicelib.core import clock
 from chalicelib.identity.principal import Origin, Principal
 from chalicelib.store.tables import AuditEntry
-
-
-# How many entries this request has written: the route wrapper checks it is one.
-_written: contextvars.ContextVar[int] = contextvars.ContextVar("audit_written", default=0)
-
-
-def begin_request() -> None:
-    _written.set(0)
-
-
-def written() -> int:
-    return _written.get()
 
 
 def month_of(ts: int) -> str:
@@ -29,18 +17,60 @@ def sort_key(ts: int, entry_id: str) -> str:
     return f"{ts:010d}#{entry_id}"
 
 
+# --- writing the trail ---------------------------------------------------------------------
+
+@dataclass
+class Note:
+    """What an admin act tells the trail: its target and details. A service returns it
+    with its answer; the route adds the declared action and the caller."""
+    target: str
+    details: dict = field(default_factory=dict)
+    actor: Principal | None = None  # who acted, when not the caller (a login: who logged in)
+    written: bool = False  # the act already wrote the entry, inside its own transaction
+
+
+@dataclass(frozen=True)
+class Act:
+    """Who acts, as which audited action, from where. A service whose act is one
+    DynamoDB transaction puts the entry into that transaction (put), so the act and
+    its entry exist together or not at all; otherwise the route writes it (record)."""
+    actor: Principal
+    action: str
+    origin: Origin = Origin()
+
+    def entry(self, note: Note) -> AuditEntry:
+        ts = clock.now_int()
+        entry_id = clock.new_id("audit_")
+        return AuditEntry(month=month_of(ts), sort_key=sort_key(ts, entry_id), id=entry_id,
+                          timestamp=ts, action=self.action,
+                          admin=(note.actor or self.actor).subject,
+                          target=note.target, details=note.details or {},
+                          ip_address=self.origin.ip_address, user_agent=self.origin.user_agent)
+
+    def put(self, tx, note: Note) -> None:
+        """Add the entry to the caller's transaction. It goes in as an UpdateItem of a new
+        key, so it is sent after the records' own writes and never shifts the positions
+        by which a cancelled transaction names the record whose condition failed."""
+        entry = self.entry(note)
+        actions = [getattr(AuditEntry, name).set(value)
+                   for name, value in entry.attribute_values.items()
+                   if name not in ("month", "sort_key") and value is not None]
+        tx.update(AuditEntry(month=entry.month, sort_key=entry.sort_key), actions=actions)
+        note.written = True
+
+    def record(self, note: Note) -> dict:
+        """Write the entry on its own (acts that are not one transaction)."""
+        entry = self.entry(note)
+        entry.save()
+        note.written = True
+        return to_json(entry)
+
+
 def record(actor: Principal, action: str, target: str, details: dict | None = None,
            origin: Origin | None = None) -> dict:
-    ts = clock.now_int()
-    entry_id = clock.new_id("audit_")
-    origin = origin or Origin()
-    entry = AuditEntry(month=month_of(ts), sort_key=sort_key(ts, entry_id), id=entry_id,
-                       timestamp=ts, action=action, admin=actor.subject, target=target,
-                       details=details or {}, ip_address=origin.ip_address,
-                       user_agent=origin.user_agent)
-    entry.save()
-    _written.set(_written.get() + 1)
-    return to_json(entry)
+    """An entry for an act no route declares: failed logins, the scheduler's and the
+    moderation rules' own acts."""
+    return Act(actor, action, origin or Origin()).record(Note(target, details or {}))
 
 
 def to_json(entry: AuditEntry) -> dict:

@@ -5,19 +5,17 @@ import secrets as _secrets
 
 from chalicelib.core import clock
 from chalicelib.core.errors import AppError
-from chalicelib.identity import tokens
 from chalicelib.identity import admin_list as admins
-from chalicelib.identity import audit
-from chalicelib.identity import passwords
+from chalicelib.identity import audit, passwords, tokens
 from chalicelib.identity.principal import Origin, Principal
-from chalicelib.store.conditions import condition_failed
+from chalicelib.store.conditions import delete_if, save_if
 from chalicelib.store.tables import Challenge, Device, Operator
 
 CHALLENGE_SECONDS = 300
 TIMESTAMP_SKEW_SECONDS = 300
 
 
-def operator_login(email: str, password: str, origin: Origin) -> dict:
+def operator_login(email: str, password: str, origin: Origin) -> tuple[dict, audit.Note]:
     email = email.strip().lower()
     try:
         operator = Operator.get(email)
@@ -26,10 +24,10 @@ def operator_login(email: str, password: str, origin: Origin) -> dict:
     ok = passwords.verify_password(operator.password_hash if operator else None, password)
     if not ok:
         audit.record(Principal(subject=email, kind="operator"), "admin_login_failed", email,
-                     {"method": "password"}, origin)
+                     {"method": "password"})
         raise AppError("INVALID_CREDENTIALS")
     return _login(Principal(subject=email, kind="operator", permissions=tuple(operator.permissions)),
-                  {"method": "password"}, origin)
+                  {"method": "password"})
 
 
 def new_challenge() -> dict:
@@ -40,7 +38,7 @@ def new_challenge() -> dict:
 
 
 def device_login(address: str, challenge: str, signature_hex: str, timestamp: int,
-                 origin: Origin) -> dict:
+                 origin: Origin) -> tuple[dict, audit.Note]:
     if abs(clock.now_int() - int(timestamp)) > TIMESTAMP_SKEW_SECONDS:
         raise AppError("STALE_TIMESTAMP")
     address = address.lower()
@@ -57,19 +55,14 @@ def device_login(address: str, challenge: str, signature_hex: str, timestamp: in
                      {"method": "device", "reason": "invalid_signature"}, origin)
         raise AppError("INVALID_SIGNATURE")
     return _login(Principal(subject=address, kind="device", permissions=tuple(permissions)),
-                  {"method": "device"}, origin)
+                  {"method": "device"})
 
 
 def _consume_challenge(challenge: str) -> None:
     """Single use: the delete succeeds once, and only before expiry."""
-    from pynamodb.exceptions import DeleteError
-    try:
-        Challenge(challenge=challenge).delete(
-            condition=Challenge.challenge.exists() & (Challenge.expires_at > clock.now_int()))
-    except DeleteError as exc:
-        if condition_failed(exc):
-            raise AppError("CHALLENGE_EXPIRED")
-        raise
+    if not delete_if(Challenge(challenge=challenge),
+                     Challenge.challenge.exists() & (Challenge.expires_at > clock.now_int())):
+        raise AppError("CHALLENGE_EXPIRED")
 
 
 def _signature_ok(public_key_hex: str, challenge: str, signature_hex: str) -> bool:
@@ -83,13 +76,13 @@ def _signature_ok(public_key_hex: str, challenge: str, signature_hex: str) -> bo
         return False
 
 
-def _login(principal: Principal, details: dict, origin: Origin) -> dict:
+def _login(principal: Principal, details: dict) -> tuple[dict, audit.Note]:
     session = tokens.start_session(principal.subject, principal.kind)
     answer = tokens.issue(principal.subject, principal.kind, principal.permissions, session.sid,
                           session.expires_at)
-    audit.record(principal, "admin_login", principal.subject,
-                 dict(details, session_id=session.sid, admin_level=answer["admin_level"]), origin)
-    return answer
+    return answer, audit.Note(principal.subject, dict(details, session_id=session.sid,
+                                                      admin_level=answer["admin_level"]),
+                              actor=principal)
 
 
 def current_permissions(principal: Principal) -> list[str] | None:
@@ -102,29 +95,27 @@ def current_permissions(principal: Principal) -> list[str] | None:
         return None
 
 
-def refresh(principal: Principal) -> dict:
+def refresh(principal: Principal) -> tuple[dict, audit.Note]:
     permissions = current_permissions(principal)
     if not permissions:
         tokens.revoke_session(principal.sid)
         raise AppError("INVALID_ADMIN", "No longer configured as admin")
     answer = tokens.issue(principal.subject, principal.kind, permissions, principal.sid,
                           principal.extra["session_expires_at"])
-    return {"admin_token": answer["admin_token"], "expires_at": answer["expires_at"]}
+    return ({"admin_token": answer["admin_token"], "expires_at": answer["expires_at"]},
+            audit.Note(principal.subject, {"session_id": principal.sid,
+                                           "expires_at": answer["expires_at"]}))
 
 
-def logout(principal: Principal) -> None:
+def logout(principal: Principal) -> tuple[dict, audit.Note]:
     tokens.revoke_session(principal.sid)
+    return ({"message": "Admin token invalidated"},
+            audit.Note(principal.subject, {"session_id": principal.sid}))
 
 
 def create_operator(email: str, password: str, permissions) -> bool:
     """Bootstrap: create the operator unless it exists. True when created."""
-    from pynamodb.exceptions import PutError
-    try:
-        Operator(email=email.strip().lower(), password_hash=passwords.hash_password(password),
-                 permissions=list(permissions), created_at=clock.now_int()).save(
-            condition=Operator.email.does_not_exist())
-        return True
-    except PutError as exc:
-        if condition_failed(exc):
-            return False
-        raise
+    operator = Operator(email=email.strip().lower(),
+                        password_hash=passwords.hash_password(password),
+                        permissions=list(permissions), created_at=clock.now_int())
+    return save_if(operator, Operator.email.does_not_exist())

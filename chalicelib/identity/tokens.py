@@ -1,10 +1,9 @@
 """Admin JWTs: EdDSA-signed, one hour, tied to a login session that logout revokes."""
 from __future__ import annotations
 
-from chalicelib.core import clock
-from chalicelib.core import settings
-from chalicelib.domain import permissions as perms
+from chalicelib.core import caches, clock, settings
 from chalicelib.core.errors import AppError
+from chalicelib.domain import permissions as perms
 from chalicelib.identity.principal import Principal
 from chalicelib.store import secrets
 from chalicelib.store.tables import Session
@@ -89,3 +88,6 @@ def revoke_session(sid: str) -> None:
     """Every token of the session fails from the next request on."""
     Session(sid=sid).update(actions=[Session.revoked_at.set(clock.now_int())],
                             condition=Session.sid.exists())
+
+
+caches.register("signing_keys", _keys.clear)

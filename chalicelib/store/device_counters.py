@@ -38,6 +38,8 @@ from dataclasses import dataclass, replace
 from typing import Callable, Iterable
 
 from chalicelib.core import clock
+from chalicelib.store import server_config as config_store
+from chalicelib.store.conditions import reason_codes, transaction_conflict
 from chalicelib.store.tables import Counter, Device, FederationPeer
 
 HOUR = 3600
@@ -187,23 +189,15 @@ def commit(write: Callable, delta: dict, records: int = 1) -> None:
                               actions=[Counter.value.add(change)])
             return
         except TransactWriteError as exc:
-            codes = [getattr(r, "code", None) for r in (_reasons(exc) or [])]
+            codes = reason_codes(exc)
             failed = [i for i, code in enumerate(codes[:records]) if code == "ConditionalCheckFailed"]
             if failed:
                 raise Conflict(failed) from exc
-            if "TransactionConflict" in codes or exc.cause_response_code in (
-                    "TransactionConflictException", "TransactionInProgressException"):
+            if transaction_conflict(exc):
                 time.sleep(0.01 * (2 ** attempt))
                 continue
             raise
     raise Conflict(range(records))
-
-
-def _reasons(exc):
-    try:
-        return exc.cancellation_reasons
-    except Exception:  # noqa: BLE001 - not a cancellation
-        return None
 
 
 def create_device(device: Device) -> bool:
@@ -217,12 +211,18 @@ def create_device(device: Device) -> bool:
         return False
 
 
-def change_device(device: Device, actions: list, after: DeviceState) -> None:
+def change_device(device: Device, actions: list, after: DeviceState,
+                  also: Callable | None = None) -> None:
     """Apply `actions` to a device read just before, moving the counters from its
-    state to `after`; Conflict when it changed in between (re-read and retry)."""
+    state to `after`; Conflict when it changed in between (re-read and retry).
+    `also(tx)` adds writes that must happen with the change (its audit entry)."""
     before = device_state(device)
-    commit(lambda tx: tx.update(device, actions=actions, condition=device_condition(before)),
-           device_delta(before, after))
+
+    def write(tx) -> None:
+        tx.update(device, actions=actions, condition=device_condition(before))
+        if also is not None:
+            also(tx)
+    commit(write, device_delta(before, after))
 
 
 # --- activity ------------------------------------------------------------------------------
@@ -381,18 +381,12 @@ def counts_since(name: str, thresholds: list[int]) -> list[int]:
     return out
 
 
-def _trust_config():
-    from chalicelib.domain.trust import TrustConfig
-    from chalicelib.chat.moderation import service as moderation
-    return TrustConfig.from_config(moderation.config())
-
-
 def devices_summary(period_seconds: int) -> dict:
     """The seed's `devices` object. active_last_24h / new_last_24h count the last
     `period_seconds` (the key names stay the seed's); the tiers are as of now.
     Round trips: 1 config GetItem + 1 BatchGetItem + 3 Queries (tiers) + 2 (new)
     + 2 (active) = 9, whatever the number of devices."""
-    cfg = _trust_config()
+    cfg = config_store.trust_config()
     now = clock.now_int()
     since = now - int(period_seconds)
     scalars = _scalars([TOTAL, VERIFIED, BLOCKED])

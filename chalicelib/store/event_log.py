@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 
 from chalicelib.core.errors import AppError
-from chalicelib.platform.specs import service as specs
+from chalicelib.store import specs
 from chalicelib.store.tables import StoredEvent, StreamHead
 
 PAGE_SIZE = 5_000          # events per response at most

@@ -28,7 +28,7 @@ Queries per series whatever its length: 30 days read ~30 + 23 + 23 + 12 items, n
 from __future__ import annotations
 
 from chalicelib.core import clock
-from chalicelib.store.conditions import condition_failed, update_if
+from chalicelib.store.conditions import delete_if, save_if, update_if
 from chalicelib.store.tables import MetaItem, MetricBucket
 
 RESOLUTIONS = {"5m": 300, "1h": 3600, "1d": 86400}
@@ -228,7 +228,6 @@ def _fold_pending(level: str, names, before: int, now: float) -> list[int]:
     """Fold every bucket of `level` whose pending mark starts before `before`. A bucket
     whose children may already be expiring (TTL) is left as it is: refolding it from part
     of its children would lose data (only possible after days without a roll-up run)."""
-    from pynamodb.exceptions import DeleteError
     done = []
     marks = list(MetricBucket.query(PENDING[level], MetricBucket.start < before,
                                     consistent_read=True))
@@ -239,11 +238,7 @@ def _fold_pending(level: str, names, before: int, now: float) -> list[int]:
                 fold(name, level, int(mark.start))
             if level == "1h":
                 _mark("1d", bucket_start(mark.start, "1d"))
-        try:  # only if no sample arrived since we read the mark
-            mark.delete(condition=MetricBucket.total == mark.total)
-        except DeleteError as exc:
-            if not condition_failed(exc):
-                raise
+        delete_if(mark, MetricBucket.total == mark.total)  # unless a sample arrived since
         done.append(int(mark.start))
     return done
 
@@ -264,7 +259,6 @@ def rollup(names, now: float | None = None) -> dict:
 
 def _advance(marks: dict) -> None:
     """Move the watermarks forward only (a slower concurrent run never moves them back)."""
-    from pynamodb.exceptions import PutError
     try:
         item = MetaItem.get(WATERMARK_KEY, consistent_read=True)
     except MetaItem.DoesNotExist:
@@ -277,8 +271,4 @@ def _advance(marks: dict) -> None:
     fresh = MetaItem(key=WATERMARK_KEY, value=new, version=version + 1)
     condition = (MetaItem.key.does_not_exist() if item is None
                  else MetaItem.version == version)
-    try:
-        fresh.save(condition=condition)
-    except PutError as exc:
-        if not condition_failed(exc):
-            raise  # lost to a concurrent run, which advanced them itself
+    save_if(fresh, condition)  # a lost race: the concurrent run advanced them itself

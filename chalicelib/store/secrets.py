@@ -1,7 +1,7 @@
 """Secrets Manager secrets, declared once and read once per container."""
 from __future__ import annotations
 
-from chalicelib.core import settings
+from chalicelib.core import caches, settings
 
 CACHE_SECONDS = 300
 
@@ -46,3 +46,6 @@ def exists(logical: str) -> bool:
 def clear_cache() -> None:
     from aws_lambda_powertools.utilities import parameters
     parameters.clear_caches()
+
+
+caches.register("secrets", clear_cache)

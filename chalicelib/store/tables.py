@@ -1,8 +1,12 @@
 """Every DynamoDB table, declared once. Nothing outside store/ names a table."""
 from __future__ import annotations
 
-from pynamodb.attributes import (JSONAttribute, ListAttribute,
-                                 NumberAttribute, UnicodeAttribute)
+from pynamodb.attributes import (
+    JSONAttribute,
+    ListAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+)
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 
 from chalicelib.store.base import BaseModel, table_meta

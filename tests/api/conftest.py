@@ -1,109 +1,18 @@
 """API tests: the Chalice app driven through chalice.test.Client against moto."""
-import json
-import os
-
 import pytest
-from moto import mock_aws
-from nacl.signing import SigningKey
 
 from chalicelib.core import clock
-from chalicelib.core import settings
-from chalicelib.domain import admin_list
-from chalicelib.identity import admin_list as admins
-from chalicelib import bootstrap
-from chalicelib.store import aws, secrets
-from chalicelib.store.base import rebind
-from chalicelib.store.buckets import BUCKETS, bucket_name
-from chalicelib.store.provision import provision
-from chalicelib.store.tables import TABLES
-
-NODE_SECRET = "test-node-secret"
-ADMIN_EMAIL = "admin@example.com"
-ADMIN_PASSWORD = "correct horse battery staple"
-# SPEC section 2's test vector: seed bytes 0..31
-VECTOR_SEED = bytes(range(32))
-VECTOR_ADDRESS = "40bca4eaf9d2b097ff8dbaa4d61767ed@chat.example.com"
-
-
-class Answer:
-    def __init__(self, raw):
-        self.status = raw.status_code
-        self.headers = raw.headers
-        self.text = raw.body.decode() if isinstance(raw.body, bytes) else raw.body
-        try:
-            self.json = json.loads(self.text) if self.text else None
-        except ValueError:
-            self.json = None
-        self.trace = self._stored_trace()
-
-    def _stored_trace(self):
-        """For a 5xx, the stack trace the server stored under its error_id (debug aid)."""
-        error_id = (self.json or {}).get("error_id") if isinstance(self.json, dict) else None
-        if self.status < 500 or not error_id:
-            return None
-        from chalicelib.store.tables import ErrorRecord
-        try:
-            return ErrorRecord.get(error_id).stack_trace
-        except ErrorRecord.DoesNotExist:
-            return None
-
-    def __repr__(self):
-        return f"<{self.status} {self.text[:300]}>" + (f"\n{self.trace}" if self.trace else "")
-
-
-class Stack:
-    """A bootstrapped control plane and helpers to call it."""
-
-    def __init__(self, client):
-        self.client = client
-        self.admin_key = SigningKey(VECTOR_SEED)
-
-    def call(self, method, path, token=None, body=None, headers=None, raw_body=None):
-        hdrs = {"Content-Type": "application/json", "User-Agent": "pytest/1.0"}
-        if token:
-            hdrs["Authorization"] = f"Bearer {token}"
-        hdrs.update(headers or {})
-        data = raw_body if raw_body is not None else (json.dumps(body) if body is not None else "")
-        return Answer(self.client.http.request(method, path, headers=hdrs, body=data.encode()
-                                               if isinstance(data, str) else data))
-
-    def node(self, method, path, body=None, secret=NODE_SECRET):
-        return self.call(method, path, body=body, headers={"X-Node-Secret": secret})
-
-    def operator_token(self):
-        answer = self.call("POST", "/api/login",
-                           body={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD})
-        assert answer.status == 200, answer
-        return answer.json["admin_token"]
-
-    def register_device(self, key: SigningKey):
-        answer = self.node("POST", "/internal/devices",
-                           body={"public_key": key.verify_key.encode().hex()})
-        assert answer.status in (200, 201), answer
-        return answer.json["device_address"]
-
-    def set_admins(self, mapping):
-        path = settings.get().server_config_file
-        with open(path, "w") as fh:
-            fh.write(admin_list.render(mapping))
-        admins._cache.clear()
-
-    def device_login(self, key: SigningKey, address: str):
-        ch = self.call("GET", "/admin/v1/auth/challenge").json["challenge"]
-        sig = key.sign(ch.encode()).signature.hex()
-        return self.call("POST", "/admin/v1/auth", body={
-            "device_address": address, "challenge": ch, "challenge_signature": sig,
-            "timestamp": clock.now_int()})
-
-    def token_with(self, permissions):
-        """A device admin holding exactly `permissions`."""
-        key = SigningKey.generate()
-        address = self.register_device(key)
-        current = admins.device_admins()
-        self.set_admins({**current, address: list(permissions)})
-        answer = self.device_login(key, address)
-        assert answer.status == 200, answer
-        return answer.json["admin_token"]
+from testing.stack import (  # noqa: F401
+    ADMIN_EMAIL,
+    ADMIN_PASSWORD,
+    NODE_SECRET,
+    VECTOR_ADDRESS,
+    VECTOR_SEED,
+    Answer,
+    Stack,
+    bootstrapped,
+    mocked_aws,
+)
 
 
 @pytest.fixture
@@ -118,56 +27,11 @@ def frozen_clock(monkeypatch):
 def aws_mock():
     """One moto mock per test process: tables are created once and emptied per test,
     which is several times faster than re-creating twenty tables for every test."""
-    settings.reset()
-    aws.reset()
-    mock = mock_aws()
-    mock.start()
-    rebind(TABLES)
-    provision()
-    yield
-    mock.stop()
-
-
-def _empty_everything():
-    """Empty every table and bucket; re-create any a test deleted."""
-    try:
-        _empty_all()
-    except Exception:  # noqa: BLE001 - a table or bucket is missing: make it again
-        provision()
-        _empty_all()
-
-
-def _empty_all():
-    for model in TABLES:
-        with model.batch_write() as batch:
-            for item in model.scan():
-                batch.delete(item)
-    s3 = aws.client("s3")
-    for logical in BUCKETS:
-        for obj in s3.list_objects_v2(Bucket=bucket_name(logical)).get("Contents", []):
-            s3.delete_object(Bucket=bucket_name(logical), Key=obj["Key"])
+    with mocked_aws():
+        yield
 
 
 @pytest.fixture
 def stack(aws_mock):
-    from chalice.test import Client
-
-    import app as app_module
-    from chalicelib.platform.events import service as event_store
-    from chalicelib.platform.specs import service as specs
-
-    clock.reset()
-    path = settings.get().server_config_file
-    if os.path.exists(path):
-        os.remove(path)
-    admins._cache.clear()
-    event_store.clear_cache()
-    specs.clear_cache()
-    secrets.clear_cache()
-    _empty_everything()
-    bootstrap.run(ADMIN_EMAIL, ADMIN_PASSWORD, SigningKey(VECTOR_SEED).verify_key.encode().hex(),
-                  NODE_SECRET)
-    with Client(app_module.app) as client:
-        yield Stack(client)
-    secrets.clear_cache()
-    clock.reset()
+    with bootstrapped() as stack:
+        yield stack

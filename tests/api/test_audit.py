@@ -102,7 +102,7 @@ def test_bad_queries_are_400(trail, query):
 
 
 def test_spans_months_without_scanning(stack):
-    from tests.aws_calls import operations, recording
+    from testing.aws_calls import operations, recording
     token = stack.token_with(["view_audit"])
     clock.advance(-40 * 86400)
     audit.record(ALICE, "device_verified", "old@server.com", {}, ORIGIN)

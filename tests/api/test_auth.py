@@ -1,4 +1,4 @@
-"""Operator and device login, tokens, refresh and logout (seed 004 auth, SPEC section 2)."""
+"""Operator and device login, tokens, refresh and logout (seed 004 auth)."""
 import jwt
 import pytest
 from nacl.signing import SigningKey
@@ -52,7 +52,7 @@ def test_challenge_shape(stack):
 
 
 def test_spec_test_vector_logs_in(stack):
-    """The bootstrapped device is SPEC's vector key; its published signature works."""
+    """The bootstrapped device is the published test-vector key; its published signature works."""
     Challenge(challenge=VECTOR_CHALLENGE, expires_at=clock.now_int() + 300).save()
     answer = stack.call("POST", "/admin/v1/auth", body={
         "device_address": VECTOR_ADDRESS, "challenge": VECTOR_CHALLENGE,

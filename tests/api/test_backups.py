@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from chalicelib.core import clock
 from chalicelib import features
+from chalicelib.core import clock
 from chalicelib.platform.backups import service as svc
 from chalicelib.store import aws
 from chalicelib.store.buckets import bucket_name
@@ -108,7 +108,7 @@ def test_delete_while_running_is_409(world):
     w = world
     bid = call(w, "POST").json["job_id"]
     item = Backup.get(f"{w.inst}#prod", bid)
-    assert svc._claim(item, clock.now())
+    assert svc.claim(item, clock.now())
     refused = call(w, "DELETE", f"/{bid}")
     assert refused.status == 409 and refused.json["error"] == "BACKUP_RUNNING"
     assert audits("backup_deleted") == []
@@ -119,7 +119,7 @@ def test_stale_running_backup_is_retried_once_then_failed(world):
     w = world
     bid = call(w, "POST").json["job_id"]
     item = Backup.get(f"{w.inst}#prod", bid)
-    assert svc._claim(item, clock.now())          # a run that crashed
+    assert svc.claim(item, clock.now())          # a run that crashed
     assert features.run("backups")["retried"] == 0     # not stale yet
     clock.advance(svc.STALE_AFTER + 1)
     out = features.run("backups")
@@ -130,7 +130,7 @@ def test_stale_running_backup_is_retried_once_then_failed(world):
     bid2 = call(w, "POST").json["job_id"]
     item = Backup.get(f"{w.inst}#prod", bid2)
     item.update(actions=[Backup.attempts.set(svc.MAX_ATTEMPTS - 1)])
-    assert svc._claim(item, clock.now())
+    assert svc.claim(item, clock.now())
     clock.advance(svc.STALE_AFTER + 1)
     assert features.run("backups")["timed_out"] == 1
     w.token = w.stack.operator_token()

@@ -84,12 +84,14 @@ def test_manage_config_needed(stack):
                            "code": 4011}
 
 
-def test_concurrent_patches_lose_nothing(stack):
+def test_concurrent_patches_lose_nothing(stack, monkeypatch):
     """Two writers on different fields, interleaved at the worst moment: both changes land."""
     from chalicelib.chat.config import service as server_config
+    from chalicelib.identity import audit
     from chalicelib.identity.principal import Principal
+    from chalicelib.store import server_config as config_store
     actor = Principal(subject="t", kind="operator", permissions=("all",))
-    original_load = server_config._load
+    original_load = config_store.load
     barrier = threading.Barrier(2, timeout=120)
     calls = {"n": 0}
 
@@ -99,24 +101,22 @@ def test_concurrent_patches_lose_nothing(stack):
         if calls["n"] <= 2:
             barrier.wait()  # both read the same version before either writes
         return result
-    server_config._load = racing_load
+    monkeypatch.setattr(config_store, "load", racing_load)
     failures = []
 
     def update(patch):
         try:
-            server_config.update(actor, patch)
+            server_config.update(audit.Act(actor, "config_updated"), patch)
         except Exception as exc:  # noqa: BLE001 - reported below
             failures.append(exc)
-    try:
-        threads = [threading.Thread(target=update, args=(patch,)) for patch in
-                   ({"storage": {"message_queue_limit": 1500}},
-                    {"registration": {"time_delay_seconds": 120}})]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-    finally:
-        server_config._load = original_load
+    threads = [threading.Thread(target=update, args=(patch,)) for patch in
+               ({"storage": {"message_queue_limit": 1500}},
+                {"registration": {"time_delay_seconds": 120}})]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    monkeypatch.setattr(config_store, "load", original_load)
     assert not failures, failures
     config = server_config.current()
     assert config["storage"]["message_queue_limit"] == 1500

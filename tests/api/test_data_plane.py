@@ -1,9 +1,9 @@
-"""The data plane: appends, reads, concurrency control, idempotency (SPEC section 5)."""
+"""The data plane: appends, reads, concurrency control, idempotency."""
 import pytest
 
 from chalicelib.core import clock
 from chalicelib.store.tables import StoredEvent, StreamHead
-from tests.api.spec_fixtures import ORDER_SPEC
+from testing.specs import ORDER_SPEC
 
 ACTOR = {"actor": {"type": "user", "id": "u1"}}
 
@@ -165,10 +165,10 @@ def test_unknown_aggregate_is_404_and_no_spec_is_404(plane, stack):
 def test_append_is_one_round_trip_on_a_warm_stream(plane):
     plane.append("o1", "created", {"customer": "c1"})
     plane.append("o1", "item_added", {"sku": "A", "qty": 1})
-    from chalicelib.platform.keys import service as key_service
+    from chalicelib.identity import api_keys as key_service
     from chalicelib.platform.events.service import append, request_digest
     verified = key_service.verify(plane.keys[("write", "prod")])
-    from tests.aws_calls import operations, recording
+    from testing.aws_calls import operations, recording
     with recording() as calls:
         append(verified, "order", "o1", [{"event_type": "item_added",
                                           "data": {"sku": "B", "qty": 1}, "metadata": ACTOR}],

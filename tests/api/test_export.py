@@ -8,8 +8,8 @@ import pytest
 from chalicelib.domain import events as ev
 from chalicelib.store import event_log as export
 from chalicelib.store.tables import StoredEvent, StreamHead
-from tests.api.spec_fixtures import ORDER_SPEC
-from tests.aws_calls import operations, recording
+from testing.aws_calls import operations, recording
+from testing.specs import ORDER_SPEC
 
 ACTOR = {"actor": {"type": "user", "id": "u1"}}
 FIELDS = ["aggregate_type", "aggregate_id", "position", "event_type", "data", "metadata",

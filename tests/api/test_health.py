@@ -2,12 +2,11 @@
 import pytest
 from botocore.exceptions import EndpointConnectionError
 
-from chalicelib.core import clock
-from chalicelib.domain import alert_rules
 from chalicelib.chat.health import alerts as alert_service
 from chalicelib.chat.health import service as health
-from chalicelib.store import metric_store
-from chalicelib.store import aws
+from chalicelib.core import clock
+from chalicelib.domain import alert_rules
+from chalicelib.store import aws, metric_store
 from chalicelib.store.buckets import bucket_name
 from chalicelib.store.tables import Alert, MetaItem
 

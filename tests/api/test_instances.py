@@ -1,4 +1,4 @@
-"""Instances (SPEC section 8) and the error lookup of seed 000."""
+"""Instances and the error lookup of seed 000."""
 import pytest
 
 from chalicelib.store.tables import AuditEntry, Instance

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from chalicelib.store.tables import StoredEvent
-from tests.api.spec_fixtures import ORDER_SPEC
+from testing.specs import ORDER_SPEC
 
 ACTOR = {"actor": {"type": "user", "id": "u1"}}
 VECTORS = Path(__file__).resolve().parents[1] / "testdata" / "rfc6962"  # vendored, see its README

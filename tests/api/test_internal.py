@@ -1,4 +1,4 @@
-"""The device registry's internal route (SPEC section 8)."""
+"""The device registry's internal route."""
 from nacl.signing import SigningKey
 
 from chalicelib.store.tables import Device

@@ -1,10 +1,10 @@
-"""API key lifecycle (seed 000 "API key management", SPEC section 8)."""
+"""API key lifecycle (seed 000 "API key management")."""
 import re
 
 import pytest
 
 from chalicelib.core import clock
-from chalicelib.platform.keys import service as key_service
+from chalicelib.identity import api_keys as key_service
 from chalicelib.store.tables import ApiKey, AuditEntry
 
 KEY_TEXT = re.compile(r"^j17_0_prod_[A-Za-z0-9]{32}$")
@@ -187,7 +187,7 @@ def test_scopes_are_ordered():
 
 
 def test_verification_is_single_round_trip_when_recently_used(stack, admin):
-    from tests.aws_calls import operations, recording
+    from testing.aws_calls import operations, recording
     created = create(stack, admin)
     key_service.verify(created["key"])  # records last_used_at
     with recording() as calls:

@@ -8,12 +8,12 @@ from unittest import mock
 import pytest
 from nacl.signing import SigningKey
 
-from chalicelib.core import clock
 from chalicelib import features
+from chalicelib.chat.metrics import server_stats
+from chalicelib.chat.metrics import service as metrics
+from chalicelib.core import clock
 from chalicelib.store import device_counters as device_stats
 from chalicelib.store import metric_store
-from chalicelib.chat.metrics import service as metrics
-from chalicelib.chat.metrics import server_stats
 from chalicelib.store.tables import MetaItem, MetricBucket, RateCounter
 from tests.api.conftest import ADMIN_EMAIL
 
@@ -70,7 +70,7 @@ def all_items():
                   for i in MetricBucket.scan())
 
 
-from tests.aws_calls import recording as aws_calls  # noqa: E402
+from testing.aws_calls import recording as aws_calls  # noqa: E402
 
 
 def metric_queries(calls):

@@ -1,4 +1,4 @@
-"""Moderation (SPEC section 4): device trust, custom rate limits, spam reports and the
+"""Moderation: device trust, custom rate limits, spam reports and the
 automatic block, federation blocks, the chat server's internal calls, and the counters
 behind the `devices` / `federation` / `spam` metrics (checked against brute force)."""
 import random
@@ -7,12 +7,13 @@ import time
 import pytest
 from nacl.signing import SigningKey
 
-from chalicelib.core import clock
-from chalicelib.domain import trust
-from chalicelib.store import device_counters as device_stats
 from chalicelib.chat.devices import service as devices
 from chalicelib.chat.moderation import service as moderation
+from chalicelib.core import clock
+from chalicelib.domain import trust
+from chalicelib.identity import audit
 from chalicelib.identity.principal import Principal
+from chalicelib.store import device_counters as device_stats
 from chalicelib.store.tables import AuditEntry, Counter, Device, FederationPeer
 
 H = 3600
@@ -576,7 +577,8 @@ def test_counters_equal_brute_force_after_a_random_history(stack, frozen, seed):
     order and at random times; after every step group the counters equal a full count."""
     rng = random.Random(seed)
     done = dict.fromkeys(["verify", "revoke", "unblock", "block_peer", "unblock_peer"], 0)
-    admin = Principal(subject=OPERATOR, kind="operator", permissions=("all",))
+    admin = audit.Act(Principal(subject=OPERATOR, kind="operator", permissions=("all",)),
+                      "test_act")
     keys, addresses = [], []
     domains = [f"peer{n}.example" for n in range(6)]
     from chalicelib.chat.config import service as server_config
@@ -650,7 +652,8 @@ def test_counter_writes_are_conditional_on_the_state_they_assume(stack):
     """A device change computed from a stale read is refused, and moves no counter."""
     address = new_device(stack)
     stale = Device.get(address)
-    admin = Principal(subject=OPERATOR, kind="operator", permissions=("all",))
+    admin = audit.Act(Principal(subject=OPERATOR, kind="operator", permissions=("all",)),
+                      "test_act")
     moderation.verify(admin, address, "r")
     counters = {(c.name, int(c.bucket)): int(c.value) for c in Counter.scan()}
     with pytest.raises(device_stats.Conflict):
@@ -663,7 +666,7 @@ def test_counter_writes_are_conditional_on_the_state_they_assume(stack):
 # --- round trips ------------------------------------------------------------------------------
 
 def _count_calls(fn):
-    from tests.aws_calls import operations, recording
+    from testing.aws_calls import operations, recording
     with recording() as calls:
         result = fn()
     return result, operations(calls)
@@ -671,7 +674,8 @@ def _count_calls(fn):
 
 def _populate(count, rng):
     """`count` devices through the real flows: register, verify, spam-block, activity."""
-    admin = Principal(subject=OPERATOR, kind="operator", permissions=("all",))
+    admin = audit.Act(Principal(subject=OPERATOR, kind="operator", permissions=("all",)),
+                      "test_act")
     made = []
     for _ in range(count):
         made.append(devices.register(SigningKey.generate().verify_key.encode().hex())[0]
@@ -729,7 +733,8 @@ def test_summaries_never_scan_and_cost_the_same_at_10_and_2000_devices(stack, fr
 def test_rebuild_agrees_with_the_counters_kept_incrementally(stack, frozen):
     rng = random.Random(11)
     _populate(30, rng)
-    moderation.block_peer(Principal(subject=OPERATOR, kind="operator"), "a.example", "r",
+    moderation.block_peer(audit.Act(Principal(subject=OPERATOR, kind="operator"), "test_act"),
+                          "a.example", "r",
                           clock.now_int() + 100)
     before = [fn() for _, fn in SUMMARIES]
     device_stats.rebuild()

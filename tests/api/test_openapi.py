@@ -1,7 +1,7 @@
 """The OpenAPI document is valid 3.1 and describes every declared route."""
 from openapi_spec_validator import validate
 
-from chalicelib.http.routing import ROUTES
+from chalicelib.http.declarations import ROUTES
 
 
 def test_openapi_is_valid_and_complete(stack):

@@ -4,11 +4,10 @@ import re
 
 import pytest
 
-from chalicelib.http.routing import ANY_ADMIN, ROUTES
-from chalicelib.domain.permissions import PLATFORM_PERMISSIONS, SERVER_PERMISSIONS
-from chalicelib.store.tables import AuditEntry
-
 import app  # noqa: F401  (registers every route)
+from chalicelib.domain.permissions import PLATFORM_PERMISSIONS, SERVER_PERMISSIONS
+from chalicelib.http.declarations import ANY_ADMIN, ROUTES
+from chalicelib.store.tables import AuditEntry
 
 ALL_SPECIFIC = list(SERVER_PERMISSIONS + PLATFORM_PERMISSIONS)
 

@@ -1,8 +1,8 @@
-"""Spec deployment (seed 000 "Spec management", SPEC section 5)."""
+"""Spec deployment (seed 000 "Spec management")."""
 import pytest
 
 from chalicelib.store.tables import AuditEntry
-from tests.api.spec_fixtures import ORDER_SPEC, spec
+from testing.specs import ORDER_SPEC, spec
 
 
 @pytest.fixture

@@ -6,20 +6,21 @@ import threading
 
 import pytest
 
-from chalicelib.core import settings
+from chalicelib.core import caches, settings
+from chalicelib.core.errors import AppError
 from chalicelib.domain import events as ev
 from chalicelib.domain import merkle
-from chalicelib.core.errors import AppError
+from chalicelib.identity.api_keys import VerifiedKey
+from chalicelib.identity import audit
+from chalicelib.identity.principal import Principal
 from chalicelib.platform.events import service as event_store
 from chalicelib.platform.integrity import service as integrity
 from chalicelib.platform.specs import service as specs
-from chalicelib.platform.keys.service import VerifiedKey
-from chalicelib.identity.principal import Principal
 from chalicelib.store import aws
 from chalicelib.store.base import rebind
 from chalicelib.store.provision import provision
 from chalicelib.store.tables import TABLES, Instance, StoredEvent
-from tests.api.spec_fixtures import ORDER_SPEC
+from testing.specs import ORDER_SPEC
 
 WRITERS = 6
 EACH = 8
@@ -42,8 +43,7 @@ def moto_server():
     settings.reset()
     aws.reset()
     rebind(TABLES)
-    event_store.clear_cache()
-    specs.clear_cache()
+    caches.clear_all()
     provision()
     try:
         yield
@@ -53,14 +53,13 @@ def moto_server():
         settings.reset()
         aws.reset()
         rebind(TABLES)
-        event_store.clear_cache()
-        specs.clear_cache()
+        caches.clear_all()
 
 
 def test_concurrent_writers_lose_nothing(moto_server):
     Instance(id="inst", name="acme", plan="free", tier="shared", created_at=0, created_by="t").save()
-    specs.deploy(Principal(subject="t", kind="operator", permissions=("all",)), "inst", "prod",
-                 ORDER_SPEC, False)
+    operator = Principal(subject="t", kind="operator", permissions=("all",))
+    specs.deploy(audit.Act(operator, "spec_deployed"), "inst", "prod", ORDER_SPEC, False)
     key = VerifiedKey(id="k", instance_id="inst", environment="prod", scope="write")
     event_store.append(key, "order", "o1", [{"event_type": "created", "data": {"customer": "c"},
                                              "metadata": ACTOR}], None, None, "seed")

@@ -252,7 +252,7 @@ def test_event_store_over_http(stack):
     with a verifier written here from RFC 9162, independent of the server's code."""
     import base64
 
-    from tests.api.spec_fixtures import ORDER_SPEC
+    from testing.specs import ORDER_SPEC
     token = stack.call("POST", "/api/login",
                        body={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}).json()["admin_token"]
     inst = stack.call("POST", "/api/instances", token, body={"name": "events"}).json()["id"]

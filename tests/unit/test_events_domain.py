@@ -10,9 +10,9 @@ def build(n):
     for i in range(n):
         h = merkle.leaf_hash(i.to_bytes(4, "big"))
         leaves.append(h)
-        frontier, nodes = events.extend(frontier, h, i)
+        frontier, nodes = merkle.extend(frontier, h, i)
         for level, index, value in nodes:
-            spot = events.tile_of(level, index)
+            spot = merkle.tile_of(level, index)
             if spot:
                 stored.setdefault(spot[0], []).append(value)
                 assert len(stored[spot[0]]) - 1 == spot[1]
@@ -23,7 +23,7 @@ def build(n):
 @given(st.integers(min_value=0, max_value=700))
 def test_frontier_root_equals_rfc_root(n):
     frontier, leaves, _ = build(n)
-    assert events.frontier_root(frontier) == merkle.root(leaves)
+    assert merkle.frontier_root(frontier) == merkle.root(leaves)
     assert len(frontier) == bin(n).count("1")
 
 
@@ -34,8 +34,8 @@ def test_tiles_serve_every_proof_node(n, data):
     index = data.draw(st.integers(min_value=0, max_value=n - 1))
 
     def get(level, idx):
-        tile, first, count, _ = events.tile_sources(level, idx)
-        return events.hash_up([bytes(h) for h in stored[tile][first:first + count]])
+        tile, first, count, _ = merkle.tile_sources(level, idx)
+        return merkle.hash_up([bytes(h) for h in stored[tile][first:first + count]])
     proof = merkle.inclusion_proof(index, n, get)
     assert proof == merkle.inclusion_proof_from_leaves(index, leaves)
     assert merkle.verify_inclusion(index, n, leaves[index], proof, merkle.root(leaves))

@@ -4,8 +4,8 @@ import math
 
 import pytest
 
-from chalicelib.store import metric_store as ms
 from chalicelib.chat.metrics import service as metrics
+from chalicelib.store import metric_store as ms
 
 H, D = 3600, 86400
 T0 = 1_800_000_000 - 1_800_000_000 % D  # a UTC midnight

@@ -6,7 +6,7 @@ import os
 def test_sibling_path_variables_share_one_name():
     os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
     import app  # noqa: F401
-    from chalicelib.http.routing import ROUTES
+    from chalicelib.http.declarations import ROUTES
     seen: dict[str, str] = {}
     clashes = []
     for spec in ROUTES:

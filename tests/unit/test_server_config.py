@@ -2,7 +2,8 @@
 import copy
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from chalicelib.domain.server_config import (
     DEFAULTS,

@@ -1,4 +1,4 @@
-"""Spec validation (issue 4, SPEC section 5): every rule, valid and invalid.
+"""Spec validation : every rule, valid and invalid.
 
 Each invalid case mutates one comprehensive valid spec and asserts the exact JSON path
 of the problem and a fragment of its message.
@@ -6,10 +6,11 @@ of the problem and a fragment of its message.
 import copy
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from chalicelib.domain import spec_validation
-from chalicelib.domain.spec_validation import key_path, orphaned, parse_duration, validate_spec
+from chalicelib.domain import specs as spec_validation
+from chalicelib.domain.specs import key_path, orphaned, parse_duration, validate_spec
 
 PROPS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

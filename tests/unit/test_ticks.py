@@ -10,7 +10,8 @@ import json
 import math
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from chalicelib.domain import jsonpath, ticks
 from chalicelib.domain.ticks import TickError, apply_handler, fold, validate_handler

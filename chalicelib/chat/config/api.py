@@ -19,6 +19,4 @@ def get_config(ctx):
        permission="manage_config", body={"type": "object"}, audit="config_updated",
        rate_limit="config_updates", tags=("config",))
 def patch_config(ctx):
-    answer, details = server_config.update(ctx.principal, ctx.body)
-    ctx.audit("server_config", details)
-    return answer
+    return server_config.update(ctx.act, ctx.body)

@@ -2,36 +2,28 @@
 from __future__ import annotations
 
 from chalicelib.core import clock
-from chalicelib.core import settings
-from chalicelib.domain import server_config as schema
 from chalicelib.core.errors import AppError
-from chalicelib.identity.principal import Principal
+from chalicelib.domain import server_config as schema
+from chalicelib.identity import audit
+from chalicelib.store import server_config as config_store
+from chalicelib.store.base import transact_write
 from chalicelib.store.conditions import condition_failed
 from chalicelib.store.tables import MetaItem
 
-KEY = "server_config"
 MAX_ATTEMPTS = 5
 
 
-def _load() -> tuple[dict, int]:
-    """(config, version); version 0 means the defaults, never written."""
-    try:
-        item = MetaItem.get(KEY, consistent_read=True)
-        return item.value["config"], int(item.version)
-    except MetaItem.DoesNotExist:
-        return schema.default_config(settings.get().server_name), 0
-
-
 def current() -> dict:
-    return _load()[0]
+    return config_store.current()
 
 
-def update(actor: Principal, patch) -> tuple[dict, dict]:
-    """(answer, audit details). Validate and apply a partial update. A concurrent writer makes the conditional
-    write fail; the patch is then re-validated and re-applied on the newer version."""
-    from pynamodb.exceptions import PutError
+def update(act: audit.Act, patch) -> tuple[dict, audit.Note]:
+    """Validate and apply a partial update; the new version and its audit entry (old and
+    new values) are one transaction. A concurrent writer makes the conditional write
+    fail; the patch is then re-validated and re-applied on the newer version."""
+    from pynamodb.exceptions import TransactWriteError
     for _ in range(MAX_ATTEMPTS):
-        config, version = _load()
+        config, version = config_store.load()
         problems = schema.validate_patch(config, patch)
         if problems:
             raise AppError("INVALID_CONFIG",
@@ -39,21 +31,25 @@ def update(actor: Principal, patch) -> tuple[dict, dict]:
                            details=problems)
         result = schema.apply_patch(config, patch)
         now = clock.now_int()
+        note = audit.Note("server_config", {"updated_fields": result.updated_fields,
+                                            "old_values": result.old_values,
+                                            "new_values": result.new_values})
         if result.updated_fields:
-            item = MetaItem(key=KEY, version=version + 1,
+            item = MetaItem(key=config_store.KEY, version=version + 1,
                             value={"config": result.config, "updated_at": now,
-                                   "updated_by": actor.subject})
+                                   "updated_by": act.actor.subject})
             condition = (MetaItem.key.does_not_exist() if version == 0
                          else MetaItem.version == version)
             try:
-                item.save(condition=condition)
-            except PutError as exc:
+                with transact_write() as tx:
+                    tx.save(item, condition=condition)
+                    act.put(tx, note)
+            except TransactWriteError as exc:
                 if condition_failed(exc):
                     continue
                 raise
-        answer = {"config_updated_at": now, "updated_by": actor.subject,
+        answer = {"config_updated_at": now, "updated_by": act.actor.subject,
                   "updated_fields": result.updated_fields,
                   "requires_restart": result.requires_restart}
-        return answer, {"updated_fields": result.updated_fields,
-                        "old_values": result.old_values, "new_values": result.new_values}
+        return answer, note
     raise AppError("CONFIG_CONFLICT")

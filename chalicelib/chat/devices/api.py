@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from chalice import Blueprint
 
-from chalicelib.http.routing import route
 from chalicelib.chat.devices import service as devices
+from chalicelib.http.routing import route
 
 bp = Blueprint(__name__)
 

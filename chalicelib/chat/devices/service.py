@@ -1,18 +1,20 @@
 """The device registry the chat server fills over the internal API."""
 from __future__ import annotations
 
-from chalicelib.core import clock
-from chalicelib.core import settings
-from chalicelib.domain import devices as ids
+from chalicelib.core import clock, settings
 from chalicelib.core.errors import AppError
+from chalicelib.domain import devices as ids
+from chalicelib.domain import trust
 from chalicelib.store import device_counters as device_stats
+from chalicelib.store import server_config as config_store
 from chalicelib.store.tables import Device
 
 
 def to_json(device: Device) -> dict:
-    from chalicelib.chat.moderation import service as moderation  # the tier changes with age: computed, not stored
+    # the tier changes with age: computed, not stored
+    tier = trust.of_device(device, clock.now(), config_store.trust_config()).tier
     return {"device_address": device.device_address, "public_key": device.public_key,
-            "trust_tier": moderation.current_tier(device), "first_seen": int(device.first_seen)}
+            "trust_tier": tier, "first_seen": int(device.first_seen)}
 
 
 def register(public_key_hex: str, device_address: str | None = None) -> tuple[dict, bool]:

@@ -12,8 +12,8 @@ Rows are read by their rule ids (one BatchGetItem): no scan, no index needed.
 """
 from __future__ import annotations
 
-from chalicelib.domain import alert_rules as rules
 from chalicelib.chat.health import service as health
+from chalicelib.domain import alert_rules as rules
 from chalicelib.store import metric_store
 from chalicelib.store.conditions import update_if
 from chalicelib.store.tables import Alert

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from chalice import Blueprint
 
-from chalicelib.http.routing import route
 from chalicelib.chat.health import alerts
 from chalicelib.chat.health import service as health
+from chalicelib.http.routing import route
 
 bp = Blueprint(__name__)
 

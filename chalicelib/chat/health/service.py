@@ -19,8 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 
-from chalicelib.core import clock
-from chalicelib.core import settings
+from chalicelib.core import clock, settings
 from chalicelib.domain.alert_rules import STORAGE_LATENCY_MS
 from chalicelib.store.buckets import BUCKETS, bucket_name
 from chalicelib.store.tables import TABLES, MetaItem
@@ -58,8 +57,12 @@ def probe_client(service: str):
 
 def _failure(exc: Exception) -> str:
     """A short, trace-free name for why a probe failed."""
-    from botocore.exceptions import (ClientError, ConnectTimeoutError,
-                                     EndpointConnectionError, ReadTimeoutError)
+    from botocore.exceptions import (
+        ClientError,
+        ConnectTimeoutError,
+        EndpointConnectionError,
+        ReadTimeoutError,
+    )
     if isinstance(exc, (ConnectTimeoutError, ReadTimeoutError)):
         return "Connection timeout"
     if isinstance(exc, EndpointConnectionError):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from chalice import Blueprint, Response
 
-from chalicelib.http.routing import route
 from chalicelib.chat.metrics import service as metrics
+from chalicelib.http.routing import route
 
 bp = Blueprint(__name__)
 

@@ -3,10 +3,10 @@ buckets into hours and complete hours into days (metric_store.rollup). Idempoten
 roll-up bucket is computed from its children and PUT, so a second run writes the same."""
 from __future__ import annotations
 
+from chalicelib.chat.metrics import service as metrics
 from chalicelib.core import clock
 from chalicelib.core.schedules import Job
 from chalicelib.store import metric_store
-from chalicelib.chat.metrics import service as metrics
 
 
 def sample_active_devices() -> int:

@@ -18,8 +18,7 @@ from __future__ import annotations
 import os
 import time
 
-from chalicelib.core import clock
-from chalicelib.core import settings
+from chalicelib.core import caches, clock, settings
 
 STORAGE_CACHE_SECONDS = 300
 STORAGE_RETRY_SECONDS = 60  # after AWS refused to tell
@@ -117,3 +116,6 @@ def storage_used_gb() -> float | None:
 
 def clear_cache() -> None:
     _storage_cache.clear()
+
+
+caches.register("storage_figures", clear_cache)

@@ -152,8 +152,8 @@ def summary(period: str) -> dict:
     """GET /admin/v1/metrics: the seed's object. Counters are summed over the window,
     gauges are the newest value pushed within it (null when none was). The `_last_24h`
     keys are the seed's names; they count the requested period."""
-    from chalicelib.store import device_counters as device_stats
     from chalicelib.chat.metrics import server_stats
+    from chalicelib.store import device_counters as device_stats
     now = clock.now_int()
     seconds = PERIODS[period]
     w = _Window(period, now)

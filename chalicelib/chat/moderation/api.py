@@ -1,13 +1,13 @@
-"""Moderation (SPEC section 4, the permissions seed 004 sends to "the Moderation API"):
+"""Moderation (what the permissions seed 004 sends to "the Moderation API" allow):
 device trust and rate limits, federation blocks, and the chat server's internal calls
 that feed them (federation peers, spam reports, effective rate limits, activity)."""
 from __future__ import annotations
 
 from chalice import Blueprint
 
+from chalicelib.chat.moderation import service as moderation
 from chalicelib.http.routing import route
 from chalicelib.store import device_counters as device_stats
-from chalicelib.chat.moderation import service as moderation
 
 bp = Blueprint(__name__)
 
@@ -54,20 +54,15 @@ ACTIVITY = {"type": "object", "additionalProperties": False, "required": ["devic
 @route(bp, "/admin/v1/trust/verify", "POST", summary="Verify a device (trust tier Verified)",
        permission="verify_devices", body=DEVICE_ACT, audit="device_verified", tags=("moderation",))
 def verify_device(ctx):
-    answer, details = moderation.verify(ctx.principal, ctx.body["device_address"],
-                                        ctx.body["reason"])
-    ctx.audit(answer["device_address"], details)
-    return answer
+    return moderation.verify(ctx.act, ctx.body["device_address"], ctx.body["reason"])
 
 
 @route(bp, "/admin/v1/trust/revoke", "POST", summary="Revoke a device's verification",
        permission="verify_devices", body=DEVICE_ACT, audit="verification_revoked",
        tags=("moderation",))
 def revoke_verification(ctx):
-    answer, details = moderation.revoke_verification(ctx.principal, ctx.body["device_address"],
-                                                     ctx.body["reason"])
-    ctx.audit(answer["device_address"], details)
-    return answer
+    return moderation.revoke_verification(ctx.act, ctx.body["device_address"],
+                                          ctx.body["reason"])
 
 
 @route(bp, "/admin/v1/trust/unblock", "POST",
@@ -75,10 +70,7 @@ def revoke_verification(ctx):
        permission="verify_devices", body=DEVICE_ACT, audit="device_unblocked",
        tags=("moderation",))
 def unblock_device(ctx):
-    answer, details = moderation.unblock_device(ctx.principal, ctx.body["device_address"],
-                                                ctx.body["reason"])
-    ctx.audit(answer["device_address"], details)
-    return answer
+    return moderation.unblock_device(ctx.act, ctx.body["device_address"], ctx.body["reason"])
 
 
 @route(bp, "/admin/v1/trust/set-rate-limit", "POST",
@@ -86,11 +78,9 @@ def unblock_device(ctx):
        permission="modify_rate_limits", body=SET_RATE_LIMIT, audit="rate_limit_modified",
        tags=("moderation",))
 def set_rate_limit(ctx):
-    answer, details = moderation.set_rate_limit(
-        ctx.principal, ctx.body["device_address"], ctx.body["custom_rate_limit"],
-        ctx.body["reason"], ctx.body.get("expires_at"))
-    ctx.audit(answer["device_address"], details)
-    return answer
+    return moderation.set_rate_limit(ctx.act, ctx.body["device_address"],
+                                     ctx.body["custom_rate_limit"], ctx.body["reason"],
+                                     ctx.body.get("expires_at"))
 
 
 # --- federation (admin) ----------------------------------------------------------------------
@@ -100,20 +90,15 @@ def set_rate_limit(ctx):
        permission="block_federation", body=BLOCK, audit="federation_blocked",
        tags=("moderation",))
 def block_federation(ctx):
-    answer, details = moderation.block_peer(ctx.principal, ctx.body["domain"], ctx.body["reason"],
-                                            ctx.body.get("expires_at"))
-    ctx.audit(answer["domain"], details)
-    return answer
+    return moderation.block_peer(ctx.act, ctx.body["domain"], ctx.body["reason"],
+                                 ctx.body.get("expires_at"))
 
 
 @route(bp, "/admin/v1/federation/unblock", "POST", summary="Lift a server domain's block",
        permission="block_federation", body=UNBLOCK, audit="federation_unblocked",
        tags=("moderation",))
 def unblock_federation(ctx):
-    answer, details = moderation.unblock_peer(ctx.principal, ctx.body["domain"],
-                                              ctx.body.get("reason"))
-    ctx.audit(answer["domain"], details)
-    return answer
+    return moderation.unblock_peer(ctx.act, ctx.body["domain"], ctx.body.get("reason"))
 
 
 @route(bp, "/admin/v1/federation/blocked", "GET", summary="Server domains blocked now",

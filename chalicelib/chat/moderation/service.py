@@ -11,17 +11,19 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import replace
+from types import SimpleNamespace
 from typing import Callable
 
 from chalicelib.core import clock
-from chalicelib.core import settings
+from chalicelib.core.errors import AppError, invalid
 from chalicelib.domain import trust
-from chalicelib.core.errors import AppError
 from chalicelib.identity import audit
-from chalicelib.store import device_counters as device_stats
-from chalicelib.store.device_counters import Conflict
 from chalicelib.identity.principal import Origin, Principal
-from chalicelib.store.conditions import update_if
+from chalicelib.store import device_counters as device_stats
+from chalicelib.store import server_config as config_store
+from chalicelib.store.base import transact_write
+from chalicelib.store.conditions import condition_failed, reason_codes, update_if
+from chalicelib.store.device_counters import Conflict
 from chalicelib.store.tables import Counter, Device, FederationPeer
 
 # Who acts when a threshold rule blocks something.
@@ -31,18 +33,8 @@ BLOCKED = "blocked"  # FederationPeer.block_state while a block is recorded
 REPORTERS = "spam_reporters#"  # Counter partition per device: one marker per reporter
 
 
-def config() -> dict:
-    """The whole server config document (defaults until an admin patches it)."""
-    try:
-        from chalicelib.chat.config import service as server_config
-    except ImportError:  # pragma: no cover - only before the config service existed
-        from chalicelib.domain.server_config import default_config
-        return default_config(settings.get().server_name)
-    return server_config.current()
-
-
 def trust_config() -> trust.TrustConfig:
-    return trust.TrustConfig.from_config(config())
+    return config_store.trust_config()
 
 
 # --- reading a device's standing ----------------------------------------------------------
@@ -56,11 +48,7 @@ def _load(address: str) -> Device:
 
 def effective_of(device: Device, cfg: trust.TrustConfig,
                  now: float | None = None) -> trust.Effective:
-    return trust.effective(device.first_seen, clock.now() if now is None else now,
-                           verified=device.verified_at is not None,
-                           blocked=device.blocked_at is not None,
-                           custom_limit=device.custom_rate_limit,
-                           custom_expires_at=device.custom_rate_limit_expires_at, cfg=cfg)
+    return trust.of_device(device, clock.now() if now is None else now, cfg)
 
 
 def current_tier(device: Device, cfg: trust.TrustConfig | None = None) -> str:
@@ -93,123 +81,138 @@ def _int(value) -> int | None:
 
 # --- changing a device --------------------------------------------------------------------
 
-def _transition(address: str, decide: Callable) -> tuple[Device, device_stats.DeviceState]:
-    """Read the device, let `decide(device, now)` answer (actions, state after) or
-    raise, and commit with the counters; again from a fresh read on a conflict.
-    Returns the device as read (before) and its state after."""
+def _view(device: Device, **changes) -> SimpleNamespace:
+    """The device's standing fields as they will be after `changes` (nothing is written)."""
+    fields = {name: getattr(device, name) for name in (
+        "device_address", "first_seen", "verified_at", "verified_by", "blocked_at",
+        "custom_rate_limit", "custom_rate_limit_expires_at", "custom_rate_limit_reason")}
+    return SimpleNamespace(**{**fields, **changes})
+
+
+def _transition(act: audit.Act, address: str, decide: Callable) -> tuple[Device, audit.Note]:
+    """Read the device, let `decide(device, now)` answer (actions, state after, audit
+    note) or raise, and commit the change, its counters and its audit entry in one
+    transaction; again from a fresh read on a conflict. Returns the device as read."""
     for _ in range(MAX_ATTEMPTS):
         device = _load(address)
-        actions, after = decide(device, clock.now_int())
+        actions, after, note = decide(device, clock.now_int())
         try:
-            device_stats.change_device(device, actions, after)
-            return device, after
+            device_stats.change_device(device, actions, after,
+                                       also=lambda tx, note=note: act.put(tx, note))
+            return device, note
         except Conflict:
             continue
     raise AppError("SERVICE_UNAVAILABLE", "The device kept changing; try again")
 
 
-def verify(actor: Principal, address: str, reason: str) -> tuple[dict, dict]:
-    """(answer, audit details)."""
+def verify(act: audit.Act, address: str, reason: str) -> tuple[dict, audit.Note]:
     cfg = trust_config()
     stamp = {}
 
     def decide(device: Device, now: int):
+        stamp["at"] = now
         if device.verified_at is not None:
             raise AppError("DEVICE_ALREADY_VERIFIED")
         if device.blocked_at is not None:
             raise AppError("DEVICE_BLOCKED", "Device is blocked; unblock it before verifying it")
-        stamp["at"] = now
-        return ([Device.verified_at.set(now), Device.verified_by.set(actor.subject)],
-                replace(device_stats.device_state(device), verified=True))
+        note = audit.Note(device.device_address, {
+            "reason": reason, "previous_tier": trust.display(current_tier(device, cfg)),
+            "new_tier": trust.display(trust.VERIFIED)})
+        return ([Device.verified_at.set(now), Device.verified_by.set(act.actor.subject)],
+                replace(device_stats.device_state(device), verified=True), note)
 
-    device, _ = _transition(address, decide)
-    previous = trust.display(current_tier(device, cfg))
-    device.verified_at, device.verified_by = stamp["at"], actor.subject
-    eff = effective_of(device, cfg)
+    device, note = _transition(act, address, decide)
+    eff = effective_of(_view(device, verified_at=stamp["at"]), cfg)
     answer = {"device_address": device.device_address, "trust_tier": trust.display(eff.tier),
               "rate_limit": eff.rate_limit, "verified_at": stamp["at"],
-              "verified_by": actor.subject}
-    return answer, {"reason": reason, "previous_tier": previous,
-                    "new_tier": trust.display(trust.VERIFIED)}
+              "verified_by": act.actor.subject}
+    return answer, note
 
 
-def revoke_verification(actor: Principal, address: str, reason: str) -> tuple[dict, dict]:
+def revoke_verification(act: audit.Act, address: str, reason: str) -> tuple[dict, audit.Note]:
     cfg = trust_config()
     stamp = {}
 
     def decide(device: Device, now: int):
+        stamp["at"] = now
         if device.verified_at is None:
             raise AppError("DEVICE_NOT_VERIFIED")
-        stamp["at"] = now
+        after = effective_of(_view(device, verified_at=None, verified_by=None), cfg)
+        note = audit.Note(device.device_address, {
+            "reason": reason, "previous_tier": trust.display(current_tier(device, cfg)),
+            "new_tier": trust.display(after.tier), "verified_by": device.verified_by})
         return ([Device.verified_at.remove(), Device.verified_by.remove()],
-                replace(device_stats.device_state(device), verified=False))
+                replace(device_stats.device_state(device), verified=False), note)
 
-    device, _ = _transition(address, decide)
-    previous = trust.display(current_tier(device, cfg))
-    previously_by = device.verified_by
-    device.verified_at = device.verified_by = None
-    eff = effective_of(device, cfg)
+    device, note = _transition(act, address, decide)
+    eff = effective_of(_view(device, verified_at=None, verified_by=None), cfg)
     answer = {"device_address": device.device_address, "trust_tier": trust.display(eff.tier),
-              "rate_limit": eff.rate_limit, "source": eff.source, "revoked_at": stamp["at"],
-              "revoked_by": actor.subject}
-    return answer, {"reason": reason, "previous_tier": previous,
-                    "new_tier": trust.display(eff.tier), "verified_by": previously_by}
+              "rate_limit": eff.rate_limit, "source": eff.source,
+              "revoked_at": stamp["at"], "revoked_by": act.actor.subject}
+    return answer, note
 
 
-def unblock_device(actor: Principal, address: str, reason: str) -> tuple[dict, dict]:
+def unblock_device(act: audit.Act, address: str, reason: str) -> tuple[dict, audit.Note]:
     """Lift a block (the spam threshold's or otherwise) and start its spam count afresh."""
     cfg = trust_config()
 
     def decide(device: Device, now: int):
         if device.blocked_at is None:
             raise AppError("DEVICE_NOT_BLOCKED")
+        after = effective_of(_view(device, blocked_at=None), cfg)
+        note = audit.Note(device.device_address, {
+            "reason": reason, "previous_tier": trust.display(trust.BLOCKED),
+            "new_tier": trust.display(after.tier), "block_reason": device.block_reason,
+            "spam_reports": int(device.spam_reports or 0)})
         return ([Device.blocked_at.remove(), Device.block_reason.remove(),
                  Device.spam_reports.set(0)],
-                replace(device_stats.device_state(device), blocked=False))
+                replace(device_stats.device_state(device), blocked=False), note)
 
-    device, _ = _transition(address, decide)
-    previous_reason, previous_reports = device.block_reason, int(device.spam_reports or 0)
-    device.blocked_at = device.block_reason = None
-    device.spam_reports = 0
+    device, note = _transition(act, address, decide)
     _forget_reporters(device.device_address)
-    eff = effective_of(device, cfg)
+    eff = effective_of(_view(device, blocked_at=None), cfg)
     answer = {"device_address": device.device_address, "trust_tier": trust.display(eff.tier),
               "rate_limit": eff.rate_limit, "source": eff.source, "spam_reports": 0}
-    return answer, {"reason": reason, "previous_tier": trust.display(trust.BLOCKED),
-                    "new_tier": trust.display(eff.tier), "block_reason": previous_reason,
-                    "spam_reports": previous_reports}
+    return answer, note
 
 
-def set_rate_limit(actor: Principal, address: str, custom: int | None, reason: str,
-                   expires_at: int | None) -> tuple[dict, dict]:
-    """A custom limit, permanent or until `expires_at`; `None` removes it."""
+def set_rate_limit(act: audit.Act, address: str, custom: int | None, reason: str,
+                   expires_at: int | None) -> tuple[dict, audit.Note]:
+    """A custom limit, permanent or until `expires_at`; `None` removes it. The change and
+    its audit entry are one transaction."""
+    from pynamodb.exceptions import TransactWriteError
     now = clock.now_int()
     if expires_at is not None and expires_at <= now:
-        raise AppError("VALIDATION_ERROR", "expires_at must be in the future",
-                       details=[{"path": "expires_at", "message": "must be in the future"}])
+        raise invalid("expires_at", "must be in the future", "expires_at must be in the future")
     if custom is None and expires_at is not None:
-        raise AppError("VALIDATION_ERROR", "expires_at needs a custom_rate_limit",
-                       details=[{"path": "expires_at",
-                                 "message": "only a custom_rate_limit can expire"}])
+        raise invalid("expires_at", "only a custom_rate_limit can expire",
+                      "expires_at needs a custom_rate_limit")
     cfg = trust_config()
     device = _load(address)
     before = effective_of(device, cfg)
-    if custom is None:
-        actions = [Device.custom_rate_limit.remove(), Device.custom_rate_limit_expires_at.remove(),
-                   Device.custom_rate_limit_reason.remove()]
-    else:
-        actions = [Device.custom_rate_limit.set(custom),
-                   Device.custom_rate_limit_reason.set(reason),
-                   (Device.custom_rate_limit_expires_at.set(expires_at) if expires_at is not None
-                    else Device.custom_rate_limit_expires_at.remove())]
-    if not update_if(device, actions, Device.device_address.exists()):
-        raise AppError("DEVICE_NOT_FOUND")
-    after = effective_of(device, cfg)
+    changes = ({"custom_rate_limit": None, "custom_rate_limit_expires_at": None,
+                "custom_rate_limit_reason": None} if custom is None else
+               {"custom_rate_limit": custom, "custom_rate_limit_reason": reason,
+                "custom_rate_limit_expires_at": expires_at})
+    actions = [getattr(Device, k).remove() if v is None else getattr(Device, k).set(v)
+               for k, v in changes.items()]
+    after = effective_of(_view(device, **changes), cfg)
+    note = audit.Note(device.device_address, {
+        "reason": reason, "previous_limit": before.rate_limit, "previous_source": before.source,
+        "new_limit": custom, "effective_limit": after.rate_limit, "expires_at": expires_at})
+    try:
+        with transact_write() as tx:
+            tx.update(device, actions=actions, condition=Device.device_address.exists())
+            act.put(tx, note)
+    except TransactWriteError as exc:
+        if condition_failed(exc):
+            raise AppError("DEVICE_NOT_FOUND")
+        raise
+    for name, value in changes.items():
+        setattr(device, name, value)
     answer = _limit_record(device, after)
     answer["previous_rate_limit"] = before.rate_limit
-    return answer, {"reason": reason, "previous_limit": before.rate_limit,
-                    "previous_source": before.source, "new_limit": custom,
-                    "effective_limit": after.rate_limit, "expires_at": expires_at}
+    return answer, note
 
 
 # --- spam reports ---------------------------------------------------------------------------
@@ -240,7 +243,7 @@ def report_spam(address: str, reporter: str | None, reason: str | None,
                 tx.save(marker, condition=Counter.name.does_not_exist())
         except TransactWriteError as exc:
             # PynamoDB sends puts before updates: [marker, device]
-            codes = [getattr(r, "code", None) for r in (device_stats._reasons(exc) or [])]
+            codes = reason_codes(exc)
             if len(codes) > 1 and codes[1] == "ConditionalCheckFailed":
                 raise AppError("DEVICE_NOT_FOUND")
             if codes and codes[0] == "ConditionalCheckFailed":
@@ -276,18 +279,19 @@ def _auto_block(address: str, reports: int, threshold: int, reporter: str | None
     def decide(device: Device, now: int):
         if device.blocked_at is not None:
             raise AlreadyBlocked()
+        note = audit.Note(address, {
+            "reason": block_reason, "spam_reports": reports, "threshold": threshold,
+            "previous_tier": trust.display(current_tier(device)),
+            "new_tier": trust.display(trust.BLOCKED), "last_reporter": reporter,
+            "last_report_reason": reason})
         return ([Device.blocked_at.set(now), Device.block_reason.set(block_reason)],
-                replace(device_stats.device_state(device), blocked=True))
+                replace(device_stats.device_state(device), blocked=True), note)
 
     try:
-        device, _ = _transition(address, decide)
+        _transition(audit.Act(SYSTEM, "device_auto_blocked", origin or Origin()), address,
+                    decide)
     except AlreadyBlocked:
         return False
-    previous = trust.display(current_tier(device))
-    audit.record(SYSTEM, "device_auto_blocked", address,
-                 {"reason": block_reason, "spam_reports": reports, "threshold": threshold,
-                  "previous_tier": previous, "new_tier": trust.display(trust.BLOCKED),
-                  "last_reporter": reporter, "last_report_reason": reason}, origin)
     metric_store.record(device_stats.AUTO_BLOCKED, 1, "counter")
     return True
 
@@ -356,16 +360,17 @@ def register_peer(domain_text: str) -> tuple[dict, bool]:
     raise AppError("SERVICE_UNAVAILABLE", "The peer kept changing; try again")
 
 
-def block_peer(actor: Principal, domain_text: str, reason: str,
-               expires_at: int | None) -> tuple[dict, dict]:
-    """Block a server domain (known or not yet seen), permanently or until expires_at."""
+def block_peer(act: audit.Act, domain_text: str, reason: str,
+               expires_at: int | None) -> tuple[dict, audit.Note]:
+    """Block a server domain (known or not yet seen), permanently or until expires_at;
+    the block, its counters and its audit entry are one transaction."""
     domain = _domain(domain_text)
     now = clock.now_int()
     if expires_at is not None and expires_at <= now:
-        raise AppError("VALIDATION_ERROR", "expires_at must be in the future",
-                       details=[{"path": "expires_at", "message": "must be in the future"}])
+        raise invalid("expires_at", "must be in the future", "expires_at must be in the future")
     after = device_stats.PeerState(blocked=True, expires_at=expires_at)
-    fields = dict(blocked_at=now, blocked_by=actor.subject, block_reason=reason,
+    note = audit.Note(domain, {"reason": reason, "expires_at": expires_at, "auto_blocked": False})
+    fields = dict(blocked_at=now, blocked_by=act.actor.subject, block_reason=reason,
                   block_expires_at=expires_at, auto_blocked=None, block_state=BLOCKED)
     for _ in range(MAX_ATTEMPTS):
         peer = _load_peer(domain)
@@ -373,7 +378,8 @@ def block_peer(actor: Principal, domain_text: str, reason: str,
             if peer is None:
                 peer = FederationPeer(domain=domain, first_seen=now, **fields)
                 device_stats.commit(
-                    lambda tx: tx.save(peer, condition=FederationPeer.domain.does_not_exist()),
+                    lambda tx: (tx.save(peer, condition=FederationPeer.domain.does_not_exist()),
+                                act.put(tx, note)),
                     device_stats.peer_delta(None, after))
             else:
                 if _blocked_now(peer, now):
@@ -383,17 +389,19 @@ def block_peer(actor: Principal, domain_text: str, reason: str,
                 actions = [getattr(FederationPeer, k).set(v) if v is not None
                            else getattr(FederationPeer, k).remove() for k, v in fields.items()]
                 device_stats.commit(
-                    lambda tx: tx.update(peer, actions=actions, condition=condition),
+                    lambda tx: (tx.update(peer, actions=actions, condition=condition),
+                                act.put(tx, note)),
                     device_stats.peer_delta(before, after))
                 for key, value in fields.items():
                     setattr(peer, key, value)
         except Conflict:
             continue
-        return peer_json(peer), {"reason": reason, "expires_at": expires_at, "auto_blocked": False}
+        return peer_json(peer), note
     raise AppError("SERVICE_UNAVAILABLE", "The peer kept changing; try again")
 
 
-def unblock_peer(actor: Principal, domain_text: str, reason: str | None) -> tuple[dict, dict]:
+def unblock_peer(act: audit.Act, domain_text: str,
+                 reason: str | None) -> tuple[dict, audit.Note]:
     domain = _domain(domain_text)
     for _ in range(MAX_ATTEMPTS):
         now = clock.now_int()
@@ -407,17 +415,19 @@ def unblock_peer(actor: Principal, domain_text: str, reason: str | None) -> tupl
         actions = [FederationPeer.blocked_at.remove(), FederationPeer.blocked_by.remove(),
                    FederationPeer.block_reason.remove(), FederationPeer.block_expires_at.remove(),
                    FederationPeer.auto_blocked.remove(), FederationPeer.block_state.remove()]
+        note = audit.Note(domain, {"reason": reason, "previous_reason": previous["reason"],
+                                   "blocked_by": previous["blocked_by"],
+                                   "expires_at": previous["expires_at"]})
         try:
             device_stats.commit(
-                lambda tx: tx.update(peer, actions=actions, condition=condition),
+                lambda tx: (tx.update(peer, actions=actions, condition=condition),
+                            act.put(tx, note)),
                 device_stats.peer_delta(before, device_stats.PeerState(False, None)))
         except Conflict:
             continue
         peer.blocked_at = peer.blocked_by = peer.block_reason = None
         peer.block_expires_at = peer.auto_blocked = peer.block_state = None
-        return peer_json(peer), {"reason": reason, "previous_reason": previous["reason"],
-                                 "blocked_by": previous["blocked_by"],
-                                 "expires_at": previous["expires_at"]}
+        return peer_json(peer), note
     raise AppError("SERVICE_UNAVAILABLE", "The peer kept changing; try again")
 
 

@@ -1,8 +1,8 @@
 """Seed 000's backups on the ops surface, and an instance's backup settings.
 
-POST answers 202 {job_id, status_url, backup} (SPEC section 8's long job): the scheduled
-job `backups` (every 5 minutes) runs the backup; status_url serves the record. The
-lifecycle, retention and offsite choices are in services/backups.py."""
+POST answers 202 {job_id, status_url, backup}, the shape of every long job: the
+scheduled job `backups` (every 5 minutes) runs the backup; status_url serves the record.
+The lifecycle, retention and offsite choices are in service.py beside this module."""
 from __future__ import annotations
 
 from chalice import Blueprint
@@ -10,26 +10,18 @@ from chalice import Blueprint
 from chalicelib.http.routing import route
 from chalicelib.http.surfaces import OPS, where
 from chalicelib.platform.backups import service as backups
-from chalicelib.platform.instances import service as instances
+from chalicelib.store.instances import load_instance
 
 bp = Blueprint(__name__)
 
 TAGS = ("ops",)
 
 
-def _status_url(instance_id: str, env: str, backup_id: str) -> str:
-    return f"/api/instances/{instance_id}/ops/{env}/backups/{backup_id}"
-
-
 @route(bp, OPS + "/backups", "POST", summary="Request a backup (runs as a job)",
        permission="manage_ops", audit="backup_requested", status=202, tags=TAGS)
 def request_backup(ctx, **params):
     instance_id, env = where(ctx, params)
-    item = backups.request(instance_id, env, ctx.principal.subject)
-    ctx.audit(f"{instance_id}/{env}/{item.id}", {"backup_id": item.id})
-    ctx.status = 202
-    return {"job_id": item.id, "status_url": _status_url(instance_id, env, item.id),
-            "backup": backups.describe(item)}
+    return backups.request_job(ctx.act, instance_id, env)
 
 
 @route(bp, OPS + "/backups", "GET", summary="List backups, newest first",
@@ -50,15 +42,13 @@ def get_backup(ctx, **params):
        permission="manage_ops", audit="backup_deleted", tags=TAGS)
 def delete_backup(ctx, **params):
     instance_id, env = where(ctx, params)
-    item = backups.delete(instance_id, env, params["backup_id"])
-    ctx.audit(f"{instance_id}/{env}/{item.id}", {"backup_id": item.id, "s3_key": item.s3_key})
-    return {"deleted": True, "backup": backups.describe(item)}
+    return backups.delete(instance_id, env, params["backup_id"])
 
 
 @route(bp, "/api/instances/{instance_id}/backup_settings", "GET",
        summary="The instance's backup settings", permission="manage_ops", tags=TAGS)
 def get_backup_settings(ctx, instance_id):
-    instances.get(instance_id)
+    load_instance(instance_id)
     return backups.settings_of(instance_id)
 
 
@@ -67,7 +57,5 @@ def get_backup_settings(ctx, instance_id):
        permission="manage_ops", audit="backup_settings_updated", body=backups.SETTINGS_BODY,
        tags=TAGS)
 def put_backup_settings(ctx, instance_id):
-    instances.get(instance_id)
-    old, new = backups.put_settings(instance_id, ctx.body)
-    ctx.audit(instance_id, {"old": old, "new": new})
-    return new
+    load_instance(instance_id)
+    return backups.put_settings(ctx.act, instance_id, ctx.body)

@@ -1,5 +1,5 @@
 """Seed 000's backups: an instance environment's events as JSON Lines (the export's own
-lines, services/export.py) in the "backups" bucket at `<instance>/<env>/<backup_id>.jsonl`.
+lines, store/event_log.py) in the "backups" bucket at `<instance>/<env>/<backup_id>.jsonl`.
 
 Lifecycle: a request stores a "pending" record; the scheduled job (jobs/backups.py)
 claims it with a conditional update pending -> running, streams the export page by page
@@ -30,9 +30,13 @@ import secrets
 
 from chalicelib.core import clock
 from chalicelib.core.errors import AppError
-from chalicelib.store import event_log as export
+from chalicelib.identity import audit
 from chalicelib.store import aws
+from chalicelib.store import event_log as export
+from chalicelib.store.base import transact_write
 from chalicelib.store.buckets import bucket_name
+from chalicelib.store.conditions import delete_if, update_if
+from chalicelib.store.keys import scope_key
 from chalicelib.store.tables import Backup, BackupSetting
 
 STALE_AFTER = 15 * 60
@@ -63,7 +67,7 @@ SETTINGS_BODY = {
 
 
 def _scope(instance_id: str, env: str) -> str:
-    return f"{instance_id}#{env}"
+    return scope_key(instance_id, env)
 
 
 def _s3():
@@ -90,14 +94,36 @@ def describe(b: Backup) -> dict:
 
 # --- requests and reads ----------------------------------------------------------------
 
+def status_url(instance_id: str, env: str, backup_id: str) -> str:
+    return f"/api/instances/{instance_id}/ops/{env}/backups/{backup_id}"
+
+
+def request_job(act: audit.Act, instance_id: str, env: str) -> tuple[dict, audit.Note]:
+    """An admin's request: the pending backup and its audit entry in one transaction;
+    the answer is the long job's {job_id, status_url} with the record."""
+    item = _new(instance_id, env, act.actor.subject)
+    note = audit.Note(f"{instance_id}/{env}/{item.id}", {"backup_id": item.id})
+    with transact_write() as tx:
+        tx.save(item, condition=Backup.id.does_not_exist())
+        act.put(tx, note)
+    return {"job_id": item.id, "status_url": status_url(instance_id, env, item.id),
+            "backup": describe(item)}, note
+
+
 def request(instance_id: str, env: str, requested_by: str) -> Backup:
+    """The scheduler's request of an automatic backup."""
+    item = _new(instance_id, env, requested_by)
+    item.save(Backup.id.does_not_exist())
+    return item
+
+
+def _new(instance_id: str, env: str, requested_by: str) -> Backup:
     backup_id = new_id()
     now = clock.now()
     item = Backup(_scope(instance_id, env), backup_id, instance_id=instance_id,
                   environment=env, status="pending", requested_at=now,
                   requested_by=requested_by, s3_key=f"{instance_id}/{env}/{backup_id}.jsonl",
                   attempts=0, work_state="pending")
-    item.save(Backup.id.does_not_exist())
     return item
 
 
@@ -117,23 +143,16 @@ def _delete_object(key: str) -> None:
     _s3().delete_object(Bucket=_bucket(), Key=key)
 
 
-def delete(instance_id: str, env: str, backup_id: str) -> Backup:
+def delete(instance_id: str, env: str, backup_id: str) -> tuple[dict, audit.Note]:
     item = get(instance_id, env, backup_id)
     if item.status == "running":
         raise AppError("BACKUP_RUNNING")
     _delete_object(item.s3_key)
-    try:
-        item.delete(Backup.status != "running")
-    except Exception as exc:
-        if _conditional(exc):
-            raise AppError("BACKUP_RUNNING")
-        raise
-    return item
-
-
-def _conditional(exc) -> bool:
-    cause = getattr(exc, "cause_response_code", None) or ""
-    return "ConditionalCheckFailed" in str(cause) or "ConditionalCheckFailed" in str(exc)
+    if not delete_if(item, Backup.status != "running"):
+        raise AppError("BACKUP_RUNNING")
+    return ({"deleted": True, "backup": describe(item)},
+            audit.Note(f"{instance_id}/{env}/{item.id}",
+                       {"backup_id": item.id, "s3_key": item.s3_key}))
 
 
 # --- settings --------------------------------------------------------------------------
@@ -153,7 +172,8 @@ def settings_of(instance_id: str) -> dict:
             "retain": int(item.retain), "offsite": item.offsite}
 
 
-def put_settings(instance_id: str, body: dict) -> tuple[dict, dict]:
+def put_settings(act: audit.Act, instance_id: str, body: dict) -> tuple[dict, audit.Note]:
+    """Replace the fields given; the settings and the audit entry in one transaction."""
     """Fields given replace the current ones, the rest stay; (old, new)."""
     old = settings_of(instance_id)
     new = {**old, **body}
@@ -176,23 +196,20 @@ def put_settings(instance_id: str, body: dict) -> tuple[dict, dict]:
     else:
         item.auto = None
         item.next_due = None
-    item.save()
-    return old, new
+    note = audit.Note(instance_id, {"old": old, "new": new})
+    with transact_write() as tx:
+        tx.save(item)
+        act.put(tx, note)
+    return new, note
 
 
 # --- the job ---------------------------------------------------------------------------
 
-def _claim(item: Backup, now: float) -> bool:
+def claim(item: Backup, now: float) -> bool:
     """pending -> running, conditionally: only one run gets it."""
-    try:
-        item.update(actions=[Backup.status.set("running"), Backup.work_state.set("running"),
-                             Backup.started_at.set(now), Backup.attempts.add(1)],
-                    condition=(Backup.status == "pending"))
-        return True
-    except Exception as exc:
-        if _conditional(exc):
-            return False
-        raise
+    return update_if(item, [Backup.status.set("running"), Backup.work_state.set("running"),
+                            Backup.started_at.set(now), Backup.attempts.add(1)],
+                     Backup.status == "pending")
 
 
 def _write(item: Backup) -> tuple[int, int, str]:
@@ -296,33 +313,25 @@ def recover_stale(now: float) -> dict:
                    else [Backup.status.set("failed"), Backup.work_state.remove(),
                          Backup.completed_at.set(now),
                          Backup.error.set("timed out: the run stopped without finishing")])
-        try:
-            item.update(actions=actions, condition=(Backup.status == "running")
-                        & (Backup.started_at == item.started_at))
-        except Exception as exc:
-            if _conditional(exc):
-                continue
-            raise
+        if not update_if(item, actions, (Backup.status == "running")
+                         & (Backup.started_at == item.started_at)):
+            continue
         out["retried" if retry else "timed_out"] += 1
     return out
 
 
 def schedule_due(now: float) -> int:
     """Automatic backups of instances whose interval has passed; the number requested."""
-    from chalicelib.domain.api_keys import ENVIRONMENTS
-    from chalicelib.platform.specs import service as specs
+    from chalicelib.domain.environments import ENVIRONMENTS
     from chalicelib.identity.principal import SCHEDULER
+    from chalicelib.store import specs
     requested = 0
     for setting in BackupSetting.by_due.query("true", BackupSetting.next_due <= int(now)):
         due = setting.next_due
-        try:
-            setting.update(actions=[BackupSetting.next_due.set(
+        if not update_if(setting, [BackupSetting.next_due.set(
                 int(now) + int(setting.interval_hours) * 3600)],
-                condition=(BackupSetting.next_due == due) & (BackupSetting.auto == "true"))
-        except Exception as exc:
-            if _conditional(exc):
-                continue
-            raise
+                (BackupSetting.next_due == due) & (BackupSetting.auto == "true")):
+            continue
         for env in ENVIRONMENTS:
             if specs.latest(setting.instance_id, env) is not None:
                 request(setting.instance_id, env, SCHEDULER.subject)
@@ -337,12 +346,8 @@ def prune(instance_id: str, env: str) -> int:
     deleted = 0
     for item in completed[retain:]:
         _delete_object(item.s3_key)
-        try:
-            item.delete(Backup.status == "completed")
+        if delete_if(item, Backup.status == "completed"):
             deleted += 1
-        except Exception as exc:
-            if not _conditional(exc):
-                raise
     return deleted
 
 
@@ -353,7 +358,7 @@ def run_pending() -> dict:
     out["requested"] = schedule_due(now)
     touched = set()
     for item in Backup.by_work_state.query("pending", Backup.requested_at <= now):
-        if item.status != "pending" or not _claim(item, now):
+        if item.status != "pending" or not claim(item, now):
             continue
         item.refresh(consistent_read=True)
         out[run_one(item)] += 1

@@ -2,7 +2,7 @@
 files), stored in S3 at `<instance_id>/<env>/<name>`.
 
 Internal surface (X-Node-Secret): list, upload, get, delete. Ops surface (admin JWT,
-manage_ops): the listing only, from the same handler (SPEC section 1).
+manage_ops): the listing only, from the same handler.
 
 - Bodies are JSON (workers are HTTP clients of this JSON API): uploads send
   {"name", "content_type"?, "data": base64}; a GET answers the metadata plus "data".

@@ -1,10 +1,11 @@
-"""The event data plane: the platform's own data API under /data (SPEC section 5)."""
+"""The event data plane: the platform's own data API under /data, authenticated by an
+API key that names its instance and environment."""
 from __future__ import annotations
 
 from chalice import Blueprint
 
-from chalicelib.http.routing import route
 from chalicelib.core.errors import AppError
+from chalicelib.http.routing import route
 from chalicelib.platform.events import service as event_store
 
 bp = Blueprint(__name__)

@@ -12,15 +12,20 @@ import hashlib
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
-from chalicelib.core import clock
-from chalicelib.domain import events as ev
-from chalicelib.domain import json_schema
-from chalicelib.domain import merkle
+from chalicelib.core import caches, clock
 from chalicelib.core.errors import AppError
-from chalicelib.platform.specs import service as specs
+from chalicelib.domain import events as ev
+from chalicelib.domain import json_schema, merkle
+from chalicelib.store import specs
 from chalicelib.store.base import transact_write
-from chalicelib.store.tables import (IdempotencyRecord, MerkleTile, StoredEvent, StreamHead,
-                                     StreamTypeCounter)
+from chalicelib.store.conditions import reason_codes
+from chalicelib.store.tables import (
+    IdempotencyRecord,
+    MerkleTile,
+    StoredEvent,
+    StreamHead,
+    StreamTypeCounter,
+)
 
 MAX_TRANSACTION_ITEMS = 100   # DynamoDB's limit on one TransactWriteItems
 MAX_STATE_BYTES = 350_000     # the head item (state included) must stay under DynamoDB's 400 KB
@@ -263,9 +268,9 @@ def _plan(spec, scope: Scope, heads: dict, pending: list[Pending], primary: str,
         previous = bytes.fromhex(head.chain_head) if head.chain_head else None
         chain = merkle.chain_hash(previous, content)
         leaf = ev.leaf(p.agg_type, p.agg_id, head.length, content)
-        head.frontier, nodes = ev.extend(head.frontier, leaf, head.length)
+        head.frontier, nodes = merkle.extend(head.frontier, leaf, head.length)
         for level, index, value in nodes:
-            spot = ev.tile_of(level, index)
+            spot = merkle.tile_of(level, index)
             if spot:
                 tiles.setdefault((stream, spot[0]), []).append(value.hex())
         if stream == primary and first_position is None:
@@ -329,8 +334,7 @@ def _commit(heads: dict, originals: dict, writes: dict, idem: str | None, reques
                         condition=IdempotencyRecord.key.does_not_exist())
         return "ok"
     except TransactWriteError as exc:
-        reasons = [getattr(r, "code", None) if r is not None else None
-                   for r in (getattr(exc, "cancellation_reasons", None) or [])]
+        reasons = reason_codes(exc)
         # the request lists puts in the order saved: heads, events, then the record
         idem_at = len(heads) + len(writes["events"])
         if idem and len(reasons) > idem_at and reasons[idem_at] == "ConditionalCheckFailed":
@@ -412,3 +416,6 @@ def length(key, agg_type: str, agg_id: str) -> dict:
         return {"ok": True, "length": int(head.length)}
     except StreamHead.DoesNotExist:
         return {"ok": True, "length": 0}
+
+
+caches.register("stream_heads", clear_cache)

@@ -1,15 +1,15 @@
-"""Instances of the event platform (seed 000, SPEC section 8)."""
+"""Instances of the event platform (seed 000), and the lookup of a 5xx by its error_id."""
 from __future__ import annotations
 
 from chalice import Blueprint
 
-from chalicelib.http.routing import route
 from chalicelib.http import error_log
+from chalicelib.http.routing import route
 from chalicelib.platform.instances import service as instances
+from chalicelib.store.instances import load_instance
 
 bp = Blueprint(__name__)
 
-ENV = {"type": "string", "enum": ["prod", "staging", "test"]}
 CREATE = {
     "type": "object", "additionalProperties": False, "required": ["name"],
     "properties": {"name": {"type": "string", "minLength": 1, "maxLength": 100,
@@ -21,9 +21,7 @@ CREATE = {
 @route(bp, "/api/instances", "POST", summary="Create an instance", permission="manage_instances",
        body=CREATE, audit="instance_created", status=201, tags=("instances",))
 def create_instance(ctx):
-    created = instances.create(ctx.principal, ctx.body["name"], ctx.body.get("plan"))
-    ctx.audit(created["id"], {"name": created["name"], "plan": created["plan"]})
-    return created
+    return instances.create(ctx.act, ctx.body["name"], ctx.body.get("plan"))
 
 
 @route(bp, "/api/instances", "GET", summary="List instances", permission="view_instances",
@@ -42,5 +40,5 @@ def get_instance(ctx, instance_id):
        summary="Details of a 5xx by its error_id, with context and stack trace",
        permission="manage_ops", tags=("ops",))
 def get_error(ctx, instance_id, env, error_id):
-    instances.get(instance_id)
+    load_instance(instance_id)
     return error_log.lookup(error_id, instance_id, env)

@@ -4,9 +4,12 @@ from __future__ import annotations
 import uuid
 
 from chalicelib.core import clock
-from chalicelib.domain.api_keys import ENVIRONMENTS
-from chalicelib.core.errors import AppError
-from chalicelib.identity.principal import Principal
+from chalicelib.domain import api_keys
+from chalicelib.domain.environments import ENVIRONMENTS
+from chalicelib.identity import audit
+from chalicelib.store.base import transact_write
+from chalicelib.store.instances import load_instance
+from chalicelib.store.keys import scope_key
 from chalicelib.store.tables import Instance
 
 # plan -> (tier, limits). The tier is the resource class the plan runs on.
@@ -30,25 +33,22 @@ def to_json(instance: Instance, detail: bool = False) -> dict:
     return body
 
 
-def create(actor: Principal, name: str, plan: str | None) -> dict:
+def create(act: audit.Act, name: str, plan: str | None) -> tuple[dict, audit.Note]:
+    """The instance and its audit entry, in one transaction."""
     plan = plan or DEFAULT_PLAN
     instance = Instance(id=str(uuid.uuid4()), name=name.strip(), plan=plan,
                         tier=PLANS[plan][0], created_at=clock.now_int(),
-                        created_by=actor.subject)
-    instance.save(condition=Instance.id.does_not_exist())
-    return to_json(instance)
-
-
-def get(instance_id: str) -> Instance:
-    try:
-        return Instance.get(instance_id)
-    except Instance.DoesNotExist:
-        raise AppError("INSTANCE_NOT_FOUND")
+                        created_by=act.actor.subject)
+    note = audit.Note(instance.id, {"name": instance.name, "plan": instance.plan})
+    with transact_write() as tx:
+        tx.save(instance, condition=Instance.id.does_not_exist())
+        act.put(tx, note)
+    return to_json(instance), note
 
 
 def describe(instance_id: str) -> dict:
     """Details with plan, tier, limits and usage counted from the records themselves."""
-    body = to_json(get(instance_id), detail=True)
+    body = to_json(load_instance(instance_id), detail=True)
     body["usage"] = usage(instance_id)
     return body
 
@@ -57,11 +57,11 @@ def usage(instance_id: str) -> dict:
     """Events stored per environment (from the per-type counters the event store keeps in
     its write transactions) and live API keys: one Query per environment plus one."""
     from chalicelib.store.tables import ApiKey, StreamTypeCounter
-    events = {env: sum(int(row.count) for row in StreamTypeCounter.query(f"{instance_id}#{env}"))
+    events = {env: sum(int(row.count) for row in StreamTypeCounter.query(scope_key(instance_id, env)))
               for env in ENVIRONMENTS}
     now = clock.now()
     keys = sum(1 for k in ApiKey.by_instance.query(instance_id)
-               if k.revoked_at is None and (k.revoke_at is None or k.revoke_at > now))
+               if api_keys.is_live(k.revoked_at, k.revoke_at, now))
     return {"events": events, "events_total": sum(events.values()), "api_keys_active": keys}
 
 

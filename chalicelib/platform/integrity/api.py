@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from chalice import Blueprint
 
-from chalicelib.http.surfaces import on_every_surface, where
 from chalicelib.domain import events as ev
+from chalicelib.http.surfaces import on_every_surface, where
 from chalicelib.platform.integrity import service as integrity
 
 bp = Blueprint(__name__)

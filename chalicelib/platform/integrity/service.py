@@ -7,11 +7,10 @@ from __future__ import annotations
 import base64
 import binascii
 
+from chalicelib.core.errors import AppError
 from chalicelib.domain import events as ev
 from chalicelib.domain import merkle
-from chalicelib.core.errors import AppError
 from chalicelib.store.tables import MerkleTile, StoredEvent, StreamHead
-
 
 LEAF_ENCODING = ("leafHash = SHA-256(0x00 || leaf); leaf = lp(\"event-leaf/v1\") || lp(utf8(stream)) || "
                  "position as 8 bytes big-endian || lp(content_hash), lp(x) = 4-byte "
@@ -30,7 +29,7 @@ def _head(stream: str) -> StreamHead:
 
 
 def _root(head: StreamHead) -> bytes:
-    return ev.frontier_root([(int(lv), bytes.fromhex(h)) for lv, h in head.frontier or []])
+    return merkle.frontier_root([(int(lv), bytes.fromhex(h)) for lv, h in head.frontier or []])
 
 
 def merkle_root(stream: str, agg_type: str, agg_id: str) -> dict:
@@ -42,16 +41,16 @@ def merkle_root(stream: str, agg_type: str, agg_id: str) -> dict:
 
 def _node_reader(stream: str, nodes: list[tuple[int, int]]):
     """Fetch every tile the nodes need in one BatchGetItem; return a get_node function."""
-    wanted = {ev.tile_sources(level, index)[0] for level, index in nodes}
+    wanted = {merkle.tile_sources(level, index)[0] for level, index in nodes}
     tiles = {t.tile: t.hashes for t in MerkleTile.batch_get([(stream, w) for w in wanted])}
 
     def get(level: int, index: int) -> bytes:
-        tile, first, count, _ = ev.tile_sources(level, index)
+        tile, first, count, _ = merkle.tile_sources(level, index)
         hashes = tiles.get(tile, [])[first:first + count]
         if len(hashes) != count:
             raise AppError("INTEGRITY_ERROR", f"tile {tile} lacks hashes for node "
                            f"({level}, {index}); the stream's tree is damaged")
-        return ev.hash_up([bytes.fromhex(h) for h in hashes])
+        return merkle.hash_up([bytes.fromhex(h) for h in hashes])
     return get
 
 

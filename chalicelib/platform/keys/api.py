@@ -4,9 +4,10 @@ from __future__ import annotations
 from chalice import Blueprint
 
 from chalicelib.core import clock
+from chalicelib.core.errors import invalid
+from chalicelib.domain.api_keys import SCOPES
+from chalicelib.domain.environments import ENVIRONMENTS
 from chalicelib.http.routing import route
-from chalicelib.domain.api_keys import ENVIRONMENTS, SCOPES
-from chalicelib.core.errors import AppError
 from chalicelib.platform.keys import service as keys
 
 bp = Blueprint(__name__)
@@ -39,12 +40,8 @@ def list_keys(ctx, instance_id):
 @route(bp, "/api/instances/{instance_id}/keys", "POST", summary="Create a key (shown once)",
        permission="manage_keys", body=CREATE, audit="key_created", status=201, tags=("keys",))
 def create_key(ctx, instance_id):
-    created = keys.create(ctx.principal, instance_id, ctx.body["name"], ctx.body["scope"],
-                          ctx.body["environment"])
-    ctx.audit(created["id"], {"instance_id": instance_id, "name": created["name"],
-                              "scope": created["scope"], "environment": created["environment"],
-                              "prefix": created["prefix"]})
-    return created
+    return keys.create(ctx.act, instance_id, ctx.body["name"], ctx.body["scope"],
+                       ctx.body["environment"])
 
 
 @route(bp, "/api/keys/{key_id}/rotate", "POST",
@@ -52,11 +49,7 @@ def create_key(ctx, instance_id):
        permission="manage_keys", body=ROTATE, body_required=False, audit="key_rotated",
        status=201, tags=("keys",))
 def rotate_key(ctx, key_id):
-    grace = ctx.body.get("grace_period_seconds", 0)
-    created = keys.rotate(ctx.principal, key_id, grace)
-    ctx.audit(key_id, {"new_key_id": created["id"], "grace_period_seconds": grace,
-                       "old_key_revoke_at": created["old_key_revoke_at"]})
-    return created
+    return keys.rotate(ctx.act, key_id, ctx.body.get("grace_period_seconds", 0))
 
 
 @route(bp, "/api/keys/{key_id}/schedule_revocation", "POST",
@@ -66,19 +59,14 @@ def schedule_revocation(ctx, key_id):
     try:
         revoke_at = clock.parse_iso(ctx.body["revoke_at"])
     except ValueError as exc:
-        raise AppError("VALIDATION_ERROR", f"revoke_at: {exc}",
-                       details=[{"path": "revoke_at", "message": str(exc)}])
-    updated = keys.schedule_revocation(key_id, revoke_at)
-    ctx.audit(key_id, {"revoke_at": updated["revoke_at"]})
-    return updated
+        raise invalid("revoke_at", str(exc))
+    return keys.schedule_revocation(ctx.act, key_id, revoke_at)
 
 
 @route(bp, "/api/keys/{key_id}", "DELETE", summary="Revoke the key now",
        permission="manage_keys", audit="key_revoked", tags=("keys",))
 def revoke_key(ctx, key_id):
-    revoked = keys.revoke(key_id)
-    ctx.audit(key_id, {"reason": "revoked by admin"})
-    return revoked
+    return keys.revoke(ctx.act, key_id)
 
 
 @route(bp, "/data", "GET", summary="Which instance, environment and scope this key has",

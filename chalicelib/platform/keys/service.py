@@ -1,31 +1,20 @@
 """API keys: shown once, stored as SHA-256, verified in one DynamoDB round trip."""
 from __future__ import annotations
 
-import hmac
 import uuid
-from dataclasses import dataclass
 
 from chalicelib.core import clock
+from chalicelib.core.errors import AppError, invalid
 from chalicelib.domain import api_keys
-from chalicelib.core.errors import AppError
 from chalicelib.identity import audit
-from chalicelib.platform.instances import service as instances
 from chalicelib.identity.principal import SCHEDULER, Origin, Principal
 from chalicelib.store.base import transact_write
 from chalicelib.store.conditions import condition_failed, update_if
+from chalicelib.store.instances import load_instance
 from chalicelib.store.tables import ApiKey, ApiKeyId
 
 MAX_ROTATION_GRACE_SECONDS = 30 * 86400
-TOUCH_EVERY_SECONDS = 300  # last_used_at is refreshed at most this often per key
 PENDING = "pending"
-
-
-@dataclass(frozen=True)
-class VerifiedKey:
-    id: str
-    instance_id: str
-    environment: str
-    scope: str
 
 
 def to_json(key: ApiKey) -> dict:
@@ -51,12 +40,17 @@ def _shown_once(key: ApiKey, text: str) -> dict:
             "prefix": key.prefix}
 
 
-def create(actor: Principal, instance_id: str, name: str, scope: str, environment: str) -> dict:
-    instances.get(instance_id)
-    key, text = _new_key(actor, instance_id, name.strip(), scope, environment)
+def create(act: audit.Act, instance_id: str, name: str, scope: str,
+           environment: str) -> tuple[dict, audit.Note]:
+    """The key, its id entry and the audit entry, in one transaction."""
+    load_instance(instance_id)
+    key, text = _new_key(act.actor, instance_id, name.strip(), scope, environment)
+    note = audit.Note(key.id, {"instance_id": instance_id, "name": key.name, "scope": key.scope,
+                               "environment": key.environment, "prefix": key.prefix})
     with transact_write() as tx:
         _save_new(tx, key)
-    return _shown_once(key, text)
+        act.put(tx, note)
+    return _shown_once(key, text), note
 
 
 def _save_new(tx, key: ApiKey) -> None:
@@ -66,7 +60,7 @@ def _save_new(tx, key: ApiKey) -> None:
 
 
 def list_for(instance_id: str) -> list[dict]:
-    instances.get(instance_id)
+    load_instance(instance_id)
     return [to_json(k) for k in ApiKey.by_instance.query(instance_id)]
 
 
@@ -79,29 +73,28 @@ def find(key_id: str) -> ApiKey:
         raise AppError("KEY_NOT_FOUND")
 
 
-def _live(key: ApiKey, now: float) -> bool:
-    return key.revoked_at is None and (key.revoke_at is None or key.revoke_at > now)
-
-
-def rotate(actor: Principal, key_id: str, grace_seconds: int) -> dict:
+def rotate(act: audit.Act, key_id: str, grace_seconds: int) -> tuple[dict, audit.Note]:
     """A new key with the same name, scope and environment; the old one ends now or
     after the grace period, atomically with the new one's creation."""
     from pynamodb.exceptions import TransactWriteError
 
     old = find(key_id)
     now = clock.now_int()
-    if not _live(old, now):
+    if not api_keys.is_live(old.revoked_at, old.revoke_at, now):
         raise AppError("KEY_REVOKED")
-    new, text = _new_key(actor, old.instance_id, old.name, old.scope, old.environment,
+    new, text = _new_key(act.actor, old.instance_id, old.name, old.scope, old.environment,
                          rotated_from=old.id)
     if grace_seconds:
         ends = [ApiKey.revoke_at.set(now + grace_seconds), ApiKey.revoke_pending.set(PENDING)]
     else:
         ends = [ApiKey.revoked_at.set(now), ApiKey.revoke_pending.remove()]
+    note = audit.Note(old.id, {"new_key_id": new.id, "grace_period_seconds": grace_seconds,
+                               "old_key_revoke_at": clock.iso(now + grace_seconds)})
     try:
         with transact_write() as tx:
             _save_new(tx, new)
             tx.update(old, actions=ends, condition=ApiKey.revoked_at.does_not_exist())
+            act.put(tx, note)
     except TransactWriteError as exc:
         if condition_failed(exc):
             raise AppError("KEY_REVOKED")
@@ -109,54 +102,44 @@ def rotate(actor: Principal, key_id: str, grace_seconds: int) -> dict:
     answer = _shown_once(new, text)
     answer["rotated_from"] = old.id
     answer["old_key_revoke_at"] = clock.iso(now + grace_seconds)
-    return answer
+    return answer, note
 
 
-def schedule_revocation(key_id: str, revoke_at: float) -> dict:
+def schedule_revocation(act: audit.Act, key_id: str,
+                        revoke_at: float) -> tuple[dict, audit.Note]:
     key = find(key_id)
     if revoke_at <= clock.now():
-        raise AppError("VALIDATION_ERROR", "revoke_at must be in the future",
-                       details=[{"path": "revoke_at", "message": "must be in the future"}])
-    _update_unrevoked(key, [ApiKey.revoke_at.set(int(revoke_at)),
-                            ApiKey.revoke_pending.set(PENDING)])
-    return to_json(key)
+        raise invalid("revoke_at", "must be in the future", "revoke_at must be in the future")
+    note = audit.Note(key_id, {"revoke_at": clock.iso(int(revoke_at))})
+    _update_unrevoked(act, note, key, revoke_at=int(revoke_at), revoke_pending=PENDING)
+    return to_json(key), note
 
 
-def revoke(key_id: str) -> dict:
+def revoke(act: audit.Act, key_id: str) -> tuple[dict, audit.Note]:
     key = find(key_id)
-    _update_unrevoked(key, [ApiKey.revoked_at.set(clock.now_int()), ApiKey.revoke_pending.remove()])
-    return to_json(key)
+    note = audit.Note(key_id, {"reason": "revoked by admin"})
+    _update_unrevoked(act, note, key, revoked_at=clock.now_int(), revoke_pending=None)
+    return to_json(key), note
 
 
-def _update_unrevoked(key: ApiKey, actions) -> None:
-    if not _live(key, clock.now_int()) or not update_if(
-            key, actions, ApiKey.revoked_at.does_not_exist()):
+def _update_unrevoked(act: audit.Act, note: audit.Note, key: ApiKey, **changes) -> None:
+    """Change a live key (None removes a field) and write the act's audit entry, in one
+    transaction; `key` then holds the new values."""
+    from pynamodb.exceptions import TransactWriteError
+    if not api_keys.is_live(key.revoked_at, key.revoke_at, clock.now_int()):
         raise AppError("KEY_REVOKED")
-
-
-def verify(text: str | None) -> VerifiedKey:
-    """The one check of a presented key: a single consistent GetItem by its hash."""
-    if not text or not api_keys.well_formed(text):
-        raise AppError("INVALID_API_KEY")
-    digest = api_keys.key_hash(text)
+    actions = [getattr(ApiKey, k).remove() if v is None else getattr(ApiKey, k).set(v)
+               for k, v in changes.items()]
     try:
-        key = ApiKey.get(digest, consistent_read=True)
-    except ApiKey.DoesNotExist:
-        raise AppError("INVALID_API_KEY")
-    now = clock.now()
-    if not hmac.compare_digest(key.key_hash, digest) or not _live(key, now):
-        raise AppError("INVALID_API_KEY")
-    if key.last_used_at is None or now - key.last_used_at >= TOUCH_EVERY_SECONDS:
-        _touch(key, int(now))
-    return VerifiedKey(id=key.id, instance_id=key.instance_id, environment=key.environment,
-                       scope=key.scope)
-
-
-def _touch(key: ApiKey, now: int) -> None:
-    """Record use, throttled so a busy key costs one write per few minutes, not per call."""
-    update_if(key, [ApiKey.last_used_at.set(now)],
-              ApiKey.last_used_at.does_not_exist()
-              | (ApiKey.last_used_at < now - TOUCH_EVERY_SECONDS + 1))
+        with transact_write() as tx:
+            tx.update(key, actions=actions, condition=ApiKey.revoked_at.does_not_exist())
+            act.put(tx, note)
+    except TransactWriteError as exc:
+        if condition_failed(exc):
+            raise AppError("KEY_REVOKED")
+        raise
+    for name, value in changes.items():
+        setattr(key, name, value)
 
 
 def apply_due_revocations(origin: Origin | None = None) -> int:

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from chalice import Blueprint
 
+from chalicelib.domain.environments import ENVIRONMENTS
 from chalicelib.http.routing import route
-from chalicelib.domain.api_keys import ENVIRONMENTS
 from chalicelib.platform.specs import service as specs
 
 bp = Blueprint(__name__)
@@ -23,11 +23,7 @@ ENV_QUERY = {"environment": {"type": "string", "enum": list(ENVIRONMENTS), "defa
        permission="deploy_spec", body=DEPLOY, audit="spec_deployed", status=201, tags=("specs",))
 def deploy_spec(ctx, instance_id):
     b = ctx.body
-    deployed = specs.deploy(ctx.principal, instance_id, b["environment"], b["spec"],
-                            b.get("force", False))
-    ctx.audit(instance_id, {"environment": b["environment"], "version": deployed["version"],
-                            "forced": deployed["forced"], "orphaned": deployed["orphaned"]})
-    return deployed
+    return specs.deploy(ctx.act, instance_id, b["environment"], b["spec"], b.get("force", False))
 
 
 @route(bp, "/api/instances/{instance_id}/spec", "GET", summary="The spec in force",

@@ -1,17 +1,15 @@
 """Specs: validated, versioned per instance environment, cached briefly per container."""
 from __future__ import annotations
 
-import time as _time
-
 from chalicelib.core import clock
 from chalicelib.core.errors import AppError
-from chalicelib.platform.instances import service as instances
-from chalicelib.identity.principal import Principal
+from chalicelib.identity import audit
+from chalicelib.store import specs as spec_store
+from chalicelib.store.base import transact_write
 from chalicelib.store.conditions import condition_failed
-from chalicelib.store.tables import SpecVersion, StreamTypeCounter
-
-CACHE_SECONDS = 10  # a new spec is in force on every container within this time
-_cache: dict[str, tuple[float, "SpecVersion | None"]] = {}
+from chalicelib.store.instances import load_instance
+from chalicelib.store.keys import scope_key
+from chalicelib.store.tables import SpecVersion
 
 # Spec features that validate but that this deployment does not run yet: refused by
 # name at deploy time rather than accepted and silently ignored.
@@ -19,32 +17,6 @@ NOT_RUN = {
     "listeners": "listeners (webhook deliveries) are not run by this deployment yet",
     "modules": "modules.sagas are not run by this deployment yet",
 }
-
-
-def scope(instance_id: str, env: str) -> str:
-    return f"{instance_id}#{env}"
-
-
-def latest(instance_id: str, env: str) -> SpecVersion | None:
-    for item in SpecVersion.query(scope(instance_id, env), scan_index_forward=False, limit=1,
-                                  consistent_read=True):
-        return item
-    return None
-
-
-def current(instance_id: str, env: str) -> SpecVersion | None:
-    """The spec in force, from this container's cache when fresh (no round trip)."""
-    key = scope(instance_id, env)
-    hit = _cache.get(key)
-    if hit and _time.monotonic() - hit[0] < CACHE_SECONDS:
-        return hit[1]
-    item = latest(instance_id, env)
-    _cache[key] = (_time.monotonic(), item)
-    return item
-
-
-def clear_cache() -> None:
-    _cache.clear()
 
 
 RESERVED_EVENT_TYPES = {"length": "GET /data/{type}/{id}/length"}
@@ -69,20 +41,14 @@ def _not_run(spec: dict) -> list[dict]:
     return problems
 
 
-def stored_types(instance_id: str, env: str) -> dict[str, set[str]]:
-    out: dict[str, set[str]] = {}
-    for row in StreamTypeCounter.query(scope(instance_id, env)):
-        if row.count > 0:
-            agg, _, ev = row.type_key.partition(".")
-            out.setdefault(agg, set()).add(ev)
-    return out
+def deploy(act: audit.Act, instance_id: str, env: str, spec,
+           force: bool) -> tuple[dict, audit.Note]:
+    """Validate, check what the deploy would orphan, then store the new version and its
+    audit entry in one transaction."""
+    from pynamodb.exceptions import TransactWriteError
 
-
-def deploy(actor: Principal, instance_id: str, env: str, spec, force: bool) -> dict:
-    from pynamodb.exceptions import PutError
-
-    from chalicelib.domain import spec_validation
-    instances.get(instance_id)
+    from chalicelib.domain import specs as spec_validation
+    load_instance(instance_id)
     if force and env == "prod":
         raise AppError("FORCE_NOT_ALLOWED")
     problems = spec_validation.validate_spec(spec)
@@ -91,32 +57,36 @@ def deploy(actor: Principal, instance_id: str, env: str, spec, force: bool) -> d
     if problems:
         raise AppError("INVALID_SPEC", f"{len(problems)} problem(s) in the spec; see details",
                        details=problems)
-    previous = latest(instance_id, env)
+    previous = spec_store.latest(instance_id, env)
     orphans = spec_validation.orphaned(previous.spec if previous else {}, spec,
-                                       stored_types(instance_id, env))
+                                       spec_store.stored_types(instance_id, env))
     if orphans and not force:
         raise AppError("SPEC_ORPHANS_EVENTS",
                        "The spec drops types that have stored events: " + ", ".join(orphans),
                        details=[{"path": name, "message": "has stored events"} for name in orphans])
     version = (int(previous.version) if previous else 0) + 1
-    item = SpecVersion(scope=scope(instance_id, env), version=version, spec=spec,
-                       deployed_at=clock.now_int(), deployed_by=actor.subject,
+    item = SpecVersion(scope=scope_key(instance_id, env), version=version, spec=spec,
+                       deployed_at=clock.now_int(), deployed_by=act.actor.subject,
                        forced="true" if force else None)
+    note = audit.Note(instance_id, {"environment": env, "version": version,
+                                    "forced": bool(force), "orphaned": orphans})
     try:
-        item.save(condition=SpecVersion.version.does_not_exist())
-    except PutError as exc:
+        with transact_write() as tx:
+            tx.save(item, condition=SpecVersion.version.does_not_exist())
+            act.put(tx, note)
+    except TransactWriteError as exc:
         if condition_failed(exc):
             raise AppError("SPEC_DEPLOY_CONFLICT")
         raise
-    _cache.pop(scope(instance_id, env), None)
+    spec_store.forget(instance_id, env)
     return {"instance_id": instance_id, "environment": env, "version": version,
-            "deployed_at": clock.iso(item.deployed_at), "deployed_by": actor.subject,
-            "forced": bool(force), "orphaned": orphans}
+            "deployed_at": clock.iso(item.deployed_at), "deployed_by": act.actor.subject,
+            "forced": bool(force), "orphaned": orphans}, note
 
 
 def describe(instance_id: str, env: str) -> dict:
-    instances.get(instance_id)
-    item = latest(instance_id, env)
+    load_instance(instance_id)
+    item = spec_store.latest(instance_id, env)
     if item is None:
         raise AppError("SPEC_NOT_FOUND")
     return {"instance_id": instance_id, "environment": env, "version": int(item.version),
@@ -126,11 +96,11 @@ def describe(instance_id: str, env: str) -> dict:
 
 def projections(instance_id: str) -> list[dict]:
     """Every projection the specs in force declare, per environment."""
-    from chalicelib.domain.api_keys import ENVIRONMENTS
-    instances.get(instance_id)
+    from chalicelib.domain.environments import ENVIRONMENTS
+    load_instance(instance_id)
     out = []
     for env in ENVIRONMENTS:
-        item = latest(instance_id, env)
+        item = spec_store.latest(instance_id, env)
         for name, projection in sorted(((item.spec if item else {}).get("projections") or {}).items()):
             out.append({"name": name, "environment": env, "spec_version": int(item.version),
                         "source": projection.get("source", []),

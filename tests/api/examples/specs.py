@@ -1,6 +1,6 @@
 """Example calls for spec deployment."""
+from testing.specs import ORDER_SPEC
 from tests.api.examples.foundation import instance
-from tests.api.spec_fixtures import ORDER_SPEC
 
 EXAMPLES = {
     ("POST", "/api/instances/{instance_id}/spec"): (

@@ -1,0 +1,63 @@
+"""What a route declares, once, next to its handler: who may call it, what it takes, what
+it answers and what it audits. The wrapper enforces it; the OpenAPI document and the
+generated route-table tests are read from the same list."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
+ANY_ADMIN = "any"  # any logged-in admin, whatever their permissions
+AUTH_KINDS = ("admin", "node", "api_key", "public")
+
+
+@dataclass
+class RouteSpec:
+    path: str
+    method: str
+    name: str
+    summary: str
+    auth: str                      # one of AUTH_KINDS
+    permission: str | None = None  # admin routes: the permission needed
+    scope: str | None = None       # api_key routes: the key scope needed
+    body: dict | None = None       # JSON Schema of the body
+    query: dict | None = None      # name -> JSON Schema of a query parameter
+    response: dict | None = None   # JSON Schema of the success answer (JSON routes)
+    audit: str | None = None       # the audit action a successful call records
+    status: int = 200
+    surface: str = "admin"         # error shape: "admin" (seed 004) or "data" (platform)
+    tags: tuple = ()
+    body_required: bool = True
+    rate_limit: str | None = None
+    read_only: bool = False        # a POST that changes nothing (e.g. verifying a proof)
+    media_types: tuple = ("application/json",)  # of the success answer, JSON's first
+    statuses: tuple = ()           # other success statuses the route may answer (201/200)
+
+    @property
+    def mutating(self) -> bool:
+        return self.method in MUTATING and not self.read_only
+
+    @property
+    def path_params(self) -> list[str]:
+        return re.findall(r"{(\w+)}", self.path)
+
+    @property
+    def pattern(self) -> re.Pattern:
+        """Matches a concrete request path of this route."""
+        parts = re.split(r"{(\w+)}", self.path)  # literal, name, literal, ...
+        return re.compile("^" + "".join(f"(?P<{part}>[^/]+)" if i % 2 else re.escape(part)
+                                        for i, part in enumerate(parts)) + "$")
+
+
+ROUTES: list[RouteSpec] = []
+
+
+def check(spec: RouteSpec) -> None:
+    """Declarations that cannot be right are refused when the module loads."""
+    where = f"{spec.method} {spec.path}"
+    if spec.auth not in AUTH_KINDS:
+        raise ValueError(f"{where}: unknown auth {spec.auth!r}")
+    if spec.auth == "admin" and not spec.permission:
+        raise ValueError(f"{where}: admin routes must name a permission")
+    if spec.auth == "admin" and spec.mutating and not spec.audit:
+        raise ValueError(f"{where}: mutating admin routes must name an audit action")
