@@ -134,6 +134,7 @@ def build_stream(agg_type: str, agg_id: str, events: list, keep=None, start=None
     from chalicelib.core import clock
     from chalicelib.domain import events as ev
     from chalicelib.domain import merkle, ticks
+    from chalicelib.store.keys import stream_key
     from chalicelib.store.tables import (
         MerkleTile,
         StoredEvent,
@@ -142,7 +143,7 @@ def build_stream(agg_type: str, agg_id: str, events: list, keep=None, start=None
     )
 
     started = time.perf_counter()
-    stream = ev.stream_key(INSTANCE, ENV, agg_type, agg_id)
+    stream = stream_key(INSTANCE, ENV, agg_type, agg_id)
     start = round(clock.now() - len(events) * step, 3) if start is None else start
     frontier, chain, tiles, leaves, stored = [], None, {}, [], []
     counts: Counter = Counter()

@@ -112,7 +112,7 @@ def _bucket_start(ts: int) -> int:
     return ts - ts % BUCKET_SECONDS
 
 
-def _number(value: float):
+def number_arg(value: float):
     value = round(float(value), 1)
     return int(value) if value.is_integer() else value
 
@@ -132,7 +132,7 @@ def high_cpu(inputs: Inputs) -> Finding:
     current = newest.last if newest.last is not None else newest.mean
     return Finding(True, f"CPU usage above {CPU_THRESHOLD_PERCENT}% for "
                          f"{CPU_WINDOW_SECONDS // 60} minutes",
-                   {"cpu_usage": _number(current), "threshold": CPU_THRESHOLD_PERCENT})
+                   {"cpu_usage": number_arg(current), "threshold": CPU_THRESHOLD_PERCENT})
 
 
 def spam_spike(inputs: Inputs) -> Finding:
@@ -143,9 +143,9 @@ def spam_spike(inputs: Inputs) -> Finding:
     if average > 0:
         message = f"Spam reports increased {round((current / average - 1) * 100)}% in last hour"
     else:
-        message = f"Spam reports increased from none to {_number(current)} in last hour"
-    return Finding(True, message, {"current_rate": _number(current),
-                                   "average_rate": _number(average)})
+        message = f"Spam reports increased from none to {number_arg(current)} in last hour"
+    return Finding(True, message, {"current_rate": number_arg(current),
+                                   "average_rate": number_arg(average)})
 
 
 def federation_failures(inputs: Inputs) -> Finding:
@@ -156,11 +156,11 @@ def federation_failures(inputs: Inputs) -> Finding:
         rate is None or rate > FEDERATION_FAILURE_RATIO)
     if not (by_count or by_ratio):
         return QUIET
-    return Finding(True, f"{_number(failed)} failed federation deliveries in last hour",
-                   {"failed_deliveries": _number(failed), "messages_sent": _number(sent),
-                    "failure_rate_percent": None if rate is None else _number(rate * 100),
+    return Finding(True, f"{number_arg(failed)} failed federation deliveries in last hour",
+                   {"failed_deliveries": number_arg(failed), "messages_sent": number_arg(sent),
+                    "failure_rate_percent": None if rate is None else number_arg(rate * 100),
                     "threshold": FEDERATION_FAILURES_MAX,
-                    "threshold_rate_percent": _number(FEDERATION_FAILURE_RATIO * 100)})
+                    "threshold_rate_percent": number_arg(FEDERATION_FAILURE_RATIO * 100)})
 
 
 def storage_latency(inputs: Inputs) -> Finding:
@@ -171,7 +171,7 @@ def storage_latency(inputs: Inputs) -> Finding:
         return QUIET
     details = {"threshold_ms": STORAGE_LATENCY_MS}
     for p in inputs.probes:
-        latency = None if p.latency_ms is None else _number(p.latency_ms)
+        latency = None if p.latency_ms is None else number_arg(p.latency_ms)
         details[f"{p.name.lower()}_latency_ms"] = latency
         if p.error:
             details[f"{p.name.lower()}_error"] = p.error

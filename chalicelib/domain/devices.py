@@ -5,7 +5,8 @@ import hashlib
 import re
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
-_ADDRESS = re.compile(r"^([0-9a-f]{32})@([a-z0-9.-]+(?::[0-9]{1,5})?)$")
+# <32 hex device id>@<server name>: the one definition, used by every request schema
+ADDRESS_PATTERN = r"^[0-9a-fA-F]{32}@[^@\s]{1,253}$"
 
 
 def parse_public_key(text: str) -> bytes:
@@ -24,7 +25,7 @@ def device_address(public_key: bytes, server_name: str) -> str:
 
 def split_address(address: str) -> tuple[str, str]:
     """(device_id, server) or ValueError for anything that is not an address."""
-    m = _ADDRESS.match(address or "")
-    if not m:
+    if not isinstance(address, str) or not re.match(ADDRESS_PATTERN, address):
         raise ValueError("device_address must be <32 hex>@<server name>")
-    return m.group(1), m.group(2)
+    device_id, _, server = address.partition("@")
+    return device_id.lower(), server

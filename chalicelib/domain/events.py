@@ -19,10 +19,6 @@ def content_hash(event_type: str, data, metadata, created_at: float) -> bytes:
                                      "created_at": created_at})).digest()
 
 
-def stream_key(instance_id: str, env: str, agg_type: str, agg_id: str) -> str:
-    return f"{instance_id}#{env}#{agg_type}#{agg_id}"
-
-
 def stream_label(agg_type: str, agg_id: str) -> str:
     """The stream id the Merkle leaves commit to: independent of where it is stored."""
     return f"{agg_type}/{agg_id}"

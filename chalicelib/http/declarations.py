@@ -61,3 +61,5 @@ def check(spec: RouteSpec) -> None:
         raise ValueError(f"{where}: admin routes must name a permission")
     if spec.auth == "admin" and spec.mutating and not spec.audit:
         raise ValueError(f"{where}: mutating admin routes must name an audit action")
+    if "application/json" in spec.media_types and spec.response is None:
+        raise ValueError(f"{where}: JSON routes must declare their answer's schema (response)")

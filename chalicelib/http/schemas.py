@@ -1,6 +1,7 @@
 """JSON Schema fragments that several routes' bodies and answers share."""
 from __future__ import annotations
 
+from chalicelib.domain.devices import ADDRESS_PATTERN
 from chalicelib.domain.environments import ENVIRONMENTS
 
 STRING = {"type": "string"}
@@ -12,7 +13,7 @@ UNIX_SECONDS = {"type": "integer", "minimum": 0, "description": "unix seconds"}
 UNIX_TIME = {"type": "number", "minimum": 0, "description": "unix seconds, fractional"}
 ISO_TIME = {"type": "string", "format": "date-time", "description": "ISO 8601, UTC"}
 ENVIRONMENT = {"type": "string", "enum": list(ENVIRONMENTS)}
-DEVICE_ADDRESS = {"type": "string", "pattern": r"^[0-9a-fA-F]{32}@[^@\s]{1,253}$",
+DEVICE_ADDRESS = {"type": "string", "pattern": ADDRESS_PATTERN,
                   "description": "<32 hex device id>@<server name>"}
 
 

@@ -2,7 +2,7 @@
 key) surfaces, and finding the instance environment a call acts on."""
 from __future__ import annotations
 
-from chalicelib.core.errors import AppError
+from chalicelib.core.errors import invalid
 from chalicelib.domain.environments import ENVIRONMENTS
 from chalicelib.http.routing import route
 
@@ -12,8 +12,8 @@ OPS = "/api/instances/{instance_id}/ops/{env}"
 
 def check_env(env: str) -> str:
     if env not in ENVIRONMENTS:
-        raise AppError("VALIDATION_ERROR", f"environment must be one of {list(ENVIRONMENTS)}",
-                       details=[{"path": "env", "message": "unknown environment"}])
+        raise invalid("env", "unknown environment",
+                      f"environment must be one of {list(ENVIRONMENTS)}")
     return env
 
 

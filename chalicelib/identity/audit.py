@@ -58,6 +58,25 @@ class Act:
         tx.update(AuditEntry(month=entry.month, sort_key=entry.sort_key), actions=actions)
         note.written = True
 
+    def commit(self, note: Note, write) -> bool:
+        """One transaction: `write(tx)` adds the act's writes, then the entry goes in.
+        True when it committed; False when a condition of the act failed (nothing was
+        written); any other failure raises."""
+        from pynamodb.exceptions import TransactWriteError
+
+        from chalicelib.store.base import transact_write
+        from chalicelib.store.conditions import condition_failed
+        try:
+            with transact_write() as tx:
+                write(tx)
+                self.put(tx, note)
+            return True
+        except TransactWriteError as exc:
+            if condition_failed(exc):
+                note.written = False
+                return False
+            raise
+
     def record(self, note: Note) -> dict:
         """Write the entry on its own (acts that are not one transaction)."""
         entry = self.entry(note)

@@ -22,6 +22,16 @@ def table_meta(name: str):
     return Meta
 
 
+def index_meta(name: str):
+    """A global secondary index's Meta: every attribute projected."""
+    from pynamodb.indexes import AllProjection
+
+    class Meta:
+        index_name = name
+        projection = AllProjection()
+    return Meta
+
+
 class BaseModel(Model):
     """Marker base so the resource list can find every table declaration."""
 

@@ -30,6 +30,12 @@ def transaction_conflict(exc: Exception) -> bool:
                                               "TransactionInProgressException")
 
 
+def field_actions(model, changes: dict) -> list:
+    """UpdateItem actions that set each field of `changes`, or remove it where None."""
+    return [getattr(model, name).remove() if value is None else getattr(model, name).set(value)
+            for name, value in changes.items()]
+
+
 def update_if(item, actions, condition) -> bool:
     """A conditional UpdateItem: True when applied, False when the condition did not hold
     (nothing changed); any other failure raises."""

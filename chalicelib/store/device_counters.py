@@ -255,7 +255,7 @@ def record_activity(addresses: Iterable[str]) -> dict:
         for start in range(0, len(pending), ACTIVITY_GROUP):
             group = pending[start:start + ACTIVITY_GROUP]
             try:
-                _touch_group(group, now)
+                touch_group(group, now)
                 recorded += len(group)
             except Conflict as exc:
                 for i, device in enumerate(group):
@@ -273,7 +273,9 @@ def record_activity(addresses: Iterable[str]) -> dict:
     return {"recorded": recorded, "unchanged": unchanged, "unknown": unknown}
 
 
-def _touch_group(group: list[Device], now: int) -> None:
+def touch_group(group: list[Device], now: int) -> None:
+    """Move last_seen of every device in `group` to `now` and their counters, in one
+    transaction conditional on each device's previous last_seen (Conflict names the stale)."""
     delta: Tally = Tally()
     writes = []
     for device in group:

@@ -12,8 +12,9 @@ import binascii
 import json
 from dataclasses import dataclass
 
-from chalicelib.core.errors import AppError
+from chalicelib.core.errors import AppError, invalid
 from chalicelib.store import specs
+from chalicelib.store.keys import scope_type_key
 from chalicelib.store.tables import StoredEvent, StreamHead
 
 PAGE_SIZE = 5_000          # events per response at most
@@ -45,30 +46,25 @@ def encode_cursor(at: Position) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _bad_cursor(message: str) -> AppError:
-    return AppError("VALIDATION_ERROR", f"cursor: {message}",
-                    details=[{"path": "cursor", "message": message}])
-
-
 def decode_cursor(text: str, instance_id: str, env: str) -> Position:
     """The cursor back, checked to name a stream of this instance environment."""
     try:
         raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
         agg_type, stream, position = json.loads(raw.decode())
     except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
-        raise _bad_cursor("not a cursor this export returned")
+        raise invalid("cursor", "not a cursor this export returned")
     if not (isinstance(agg_type, str) and agg_type and isinstance(stream, str)
             and isinstance(position, int) and not isinstance(position, bool) and position >= 0):
-        raise _bad_cursor("not a cursor this export returned")
+        raise invalid("cursor", "not a cursor this export returned")
     if not stream.startswith(_prefix(instance_id, env, agg_type)):
-        raise _bad_cursor("names a stream outside this instance environment")
+        raise invalid("cursor", "names a stream outside this instance environment")
     return Position(agg_type, stream, position)
 
 
 # --- reading ---------------------------------------------------------------------------
 
 def _scope_type(instance_id: str, env: str, agg_type: str) -> str:
-    return f"{instance_id}#{env}#{agg_type}"
+    return scope_type_key(instance_id, env, agg_type)
 
 
 def _prefix(instance_id: str, env: str, agg_type: str) -> str:
@@ -123,7 +119,7 @@ def page(instance_id: str, env: str, aggregate_type: str | None = None,
                            f"Aggregate type '{aggregate_type}' has no spec entry and no events")
         types = [aggregate_type]
         if at is not None and at.agg_type != aggregate_type:
-            raise _bad_cursor("belongs to an export of another aggregate_type")
+            raise invalid("cursor", "belongs to an export of another aggregate_type")
     if at is not None:
         types = [t for t in types if t > at.agg_type]
         types.insert(0, at.agg_type)   # even if dropped from the spec since

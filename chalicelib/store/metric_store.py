@@ -93,7 +93,7 @@ def record_many(samples) -> int:
     for (name, start), group in groups.items():
         _write_bucket(name, start, group)
     for hour in sorted({bucket_start(start, "1h") for _, start in groups}):
-        _mark("1h", hour)
+        mark_pending("1h", hour)
     return written
 
 
@@ -112,7 +112,7 @@ def _write_bucket(name: str, start: int, group: dict) -> None:
         item.update(actions=common)  # an older gauge value still counts toward the mean
 
 
-def _mark(level: str, start: int) -> None:
+def mark_pending(level: str, start: int) -> None:
     """Note that the `level` bucket starting at `start` must be (re)computed."""
     MetricBucket(series=PENDING[level], start=start).update(actions=[
         MetricBucket.kind.set("pending"), MetricBucket.total.add(1),
@@ -237,7 +237,7 @@ def _fold_pending(level: str, names, before: int, now: float) -> list[int]:
             for name in names:
                 fold(name, level, int(mark.start))
             if level == "1h":
-                _mark("1d", bucket_start(mark.start, "1d"))
+                mark_pending("1d", bucket_start(mark.start, "1d"))
         delete_if(mark, MetricBucket.total == mark.total)  # unless a sample arrived since
         done.append(int(mark.start))
     return done

@@ -7,6 +7,7 @@ import pytest
 
 from chalicelib.domain import events as ev
 from chalicelib.store import event_log as export
+from chalicelib.store.keys import stream_key
 from chalicelib.store.tables import StoredEvent, StreamHead
 from testing.aws_calls import operations, recording
 from testing.specs import ORDER_SPEC
@@ -176,7 +177,7 @@ def test_cursor_is_opaque_but_names_the_next_event(world, monkeypatch):
     everything = stored(world.inst)
     agg_type, agg_id, event = everything[4]
     assert export.decode_cursor(cursor, world.inst, "prod") == export.Position(
-        agg_type, ev.stream_key(world.inst, "prod", agg_type, agg_id), event.position)
+        agg_type, stream_key(world.inst, "prod", agg_type, agg_id), event.position)
 
 
 def test_events_of_a_type_dropped_from_the_spec_are_still_exported(world, stack):
@@ -192,7 +193,7 @@ def test_events_of_a_type_dropped_from_the_spec_are_still_exported(world, stack)
 
 
 def test_tombstoned_events_carry_their_marker_instead_of_data(world):
-    stream = ev.stream_key(world.inst, "prod", "order", "o1")
+    stream = stream_key(world.inst, "prod", "order", "o1")
     event = StoredEvent.get(stream, 1)
     marker = {"_was_tombstoned": {"content_hash": event.content_hash}}
     event.update(actions=[StoredEvent.tombstoned.set(marker), StoredEvent.data.set(None)])

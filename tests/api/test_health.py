@@ -442,7 +442,7 @@ def test_a_concurrent_activation_does_not_reset_started_at(stack, viewer):
     rule = next(r for r in alert_rules.RULES if r.id == "alert_high_cpu")
     finding = rule.evaluate(alert_service.gather())
     _, stale_plan = alert_rules.plan(rule, finding, None, now + 45)
-    assert alert_service._write(rule, alert_rules.ACTIVATE, stale_plan, now + 45) is False
+    assert alert_service.write_change(rule, alert_rules.ACTIVATE, stale_plan, now + 45) is False
     assert Alert.get("alert_high_cpu").started_at == now
 
 

@@ -440,8 +440,8 @@ def test_rollup_folds_into_hours_and_days_and_is_idempotent(stack):
     second = features.run("metric_rollups")
     assert second["hours_folded"] == 0 and _rolled() == rolled
     # re-folding an hour and a day that have not changed writes the same items
-    metric_store._mark("1h", hours[1])
-    metric_store._mark("1d", yesterday)
+    metric_store.mark_pending("1h", hours[1])
+    metric_store.mark_pending("1d", yesterday)
     third = features.run("metric_rollups")
     assert third["hours_folded"] == 1 and third["days_folded"] == 1 and _rolled() == rolled
     # the watermarks say what is complete

@@ -517,8 +517,8 @@ def test_activity_retries_a_device_another_report_moved(stack, frozen, monkeypat
     clock.advance(120)
     monkeypatch.setattr(Device, "batch_get", lambda keys: iter(stale))
     groups = []
-    touch = device_stats._touch_group
-    monkeypatch.setattr(device_stats, "_touch_group",
+    touch = device_stats.touch_group
+    monkeypatch.setattr(device_stats, "touch_group",
                         lambda group, now: groups.append(len(group)) or touch(group, now))
     assert device_stats.record_activity([a, b, c]) == {"recorded": 3, "unchanged": 0,
                                                        "unknown": []}

@@ -10,14 +10,15 @@ from chalicelib.core import caches, settings
 from chalicelib.core.errors import AppError
 from chalicelib.domain import events as ev
 from chalicelib.domain import merkle
-from chalicelib.identity.api_keys import VerifiedKey
 from chalicelib.identity import audit
+from chalicelib.identity.api_keys import VerifiedKey
 from chalicelib.identity.principal import Principal
 from chalicelib.platform.events import service as event_store
 from chalicelib.platform.integrity import service as integrity
 from chalicelib.platform.specs import service as specs
 from chalicelib.store import aws
 from chalicelib.store.base import rebind
+from chalicelib.store.keys import stream_key
 from chalicelib.store.provision import provision
 from chalicelib.store.tables import TABLES, Instance, StoredEvent
 from testing.specs import ORDER_SPEC
@@ -90,7 +91,7 @@ def test_concurrent_writers_lose_nothing(moto_server):
     assert not errors, errors
     print(f"{len(retries)} client retries after losing {event_store.RETRIES} races in a row")
     total = 1 + WRITERS * EACH
-    stream = ev.stream_key("inst", "prod", "order", "o1")
+    stream = stream_key("inst", "prod", "order", "o1")
     stored = sorted(StoredEvent.query(stream, consistent_read=True), key=lambda e: e.position)
     assert [e.position for e in stored] == list(range(total))
     skus = [e.data["sku"] for e in stored[1:]]

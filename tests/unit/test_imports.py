@@ -146,3 +146,25 @@ def test_no_import_circles():
         if name not in index:
             visit(name)
     assert not circles, circles
+
+
+@pytest.mark.parametrize("name", sorted(n for n in MODULES if n.startswith("chalicelib.domain")))
+def test_domain_modules_do_no_io(name):
+    """Pure code: the standard library, jsonschema and other domain modules only (no AWS
+    SDK, no PynamoDB, no Chalice), so every domain function is testable without moto."""
+    import sys
+    tree = ast.parse(MODULES[name].read_text(encoding="utf-8"))
+    outside = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and not node.level:
+            names = [node.module]
+        else:
+            continue
+        for module in names:
+            top = module.split(".")[0]
+            if top not in sys.stdlib_module_names and top != "jsonschema" and not (
+                    module.startswith("chalicelib.domain")):
+                outside.add(module)
+    assert not outside, f"{name} imports {sorted(outside)}"

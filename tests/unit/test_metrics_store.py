@@ -100,5 +100,5 @@ def test_registry():
     assert {"active_devices", "spam_reports"} <= set(metrics.METRICS)
     assert all(m.kind in ms.KINDS for m in metrics.METRICS.values())
     # every counter of the export is a known counter
-    for _, series, _ in metrics._COUNTERS:
+    for _, series, _ in metrics.EXPORTED_COUNTERS:
         assert metrics.METRICS[series].kind == "counter"

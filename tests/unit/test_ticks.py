@@ -886,10 +886,15 @@ _READ = ["$.data", "$.data.a", "$.data.n", "$.data.items", "$.data.items[0]", "$
 _FIELDS = st.sampled_from(["a", "n", "id", "a.b", "items[0]"])
 
 
+# a literal string that starts with "$" reads as a path; the grammar writes such a
+# literal as {"literal": ...}, so plain random strings never start with one
+_PLAIN = st.text(max_size=3).filter(lambda s: not s.startswith("$"))
+
+
 def _values(item, names):
     paths = _READ + (["$.item", "$.item.a", "$.item.n"] if item else []) \
         + [f"$.{n}" for n in names] + [f"$.{n}.a" for n in names]
-    scalar = (st.none() | st.booleans() | st.integers(-3, 3) | st.text(max_size=3)
+    scalar = (st.none() | st.booleans() | st.integers(-3, 3) | _PLAIN
               | st.sampled_from(paths) | st.builds(lambda v: {"literal": v}, _json))
     return st.recursive(scalar, lambda inner: st.lists(inner, max_size=3)
                         | st.dictionaries(st.sampled_from("abn"), inner, max_size=3),
@@ -898,7 +903,7 @@ def _values(item, names):
 
 def _preds(item, names):
     v = _values(item, names)
-    ordered = st.integers(-3, 3) | st.text(max_size=2) | v.filter(jsonpath.is_path)
+    ordered = st.integers(-3, 3) | _PLAIN | v.filter(jsonpath.is_path)
     leaf = st.one_of(
         st.builds(lambda n, a, b: {n: [a, b]}, st.sampled_from(["equals", "not_equals"]), v, v),
         st.builds(lambda n, a, b: {n: [a, b]}, st.sampled_from(["gt", "gte", "lt", "lte"]),

@@ -4,19 +4,60 @@ from __future__ import annotations
 from chalice import Blueprint
 
 from chalicelib.chat.config import service as server_config
+from chalicelib.domain.server_config import FIELDS, SECTIONS
 from chalicelib.http.routing import ANY_ADMIN, route
+from chalicelib.http.schemas import (
+    BOOLEAN,
+    INTEGER,
+    NUMBER,
+    STRING,
+    UNIX_SECONDS,
+    array,
+    obj,
+)
 
 bp = Blueprint(__name__)
 
+_TYPES = {bool: BOOLEAN, int: INTEGER, float: NUMBER, str: STRING}
+
+
+def _field_schema(path: str) -> dict:
+    spec = FIELDS[path]
+    schema = dict(_TYPES[spec.type])
+    if spec.min is not None:
+        schema.update(minimum=spec.min, maximum=spec.max)
+    if spec.read_only:
+        schema["readOnly"] = True
+    if spec.requires_restart:
+        schema["description"] = "changing it requires a restart"
+    return schema
+
+
+# The whole document: every section, every field of it (the defaults fill what no
+# admin has patched).
+CONFIG_ANSWER = obj({
+    section: obj({path.split(".", 1)[1]: _field_schema(path)
+                  for path in FIELDS if path.split(".", 1)[0] == section})
+    for section in SECTIONS
+})
+CONFIG_UPDATE_ANSWER = obj({
+    "config_updated_at": UNIX_SECONDS,
+    "updated_by": {**STRING, "description": "who patched: device address or operator email"},
+    "updated_fields": {**array({"type": "string", "enum": list(FIELDS)}),
+                       "description": "the fields whose value changed, sorted; [] when "
+                                      "none did"},
+    "requires_restart": BOOLEAN,
+})
+
 
 @route(bp, "/admin/v1/config", "GET", summary="Current server configuration",
-       permission=ANY_ADMIN, tags=("config",))
+       permission=ANY_ADMIN, response=CONFIG_ANSWER, tags=("config",))
 def get_config(ctx):
     return server_config.current()
 
 
 @route(bp, "/admin/v1/config", "PATCH", summary="Partial configuration update (validated)",
-       permission="manage_config", body={"type": "object"}, audit="config_updated",
-       rate_limit="config_updates", tags=("config",))
+       permission="manage_config", body={"type": "object"}, response=CONFIG_UPDATE_ANSWER,
+       audit="config_updated", rate_limit="config_updates", tags=("config",))
 def patch_config(ctx):
     return server_config.update(ctx.act, ctx.body)

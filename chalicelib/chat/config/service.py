@@ -6,8 +6,6 @@ from chalicelib.core.errors import AppError
 from chalicelib.domain import server_config as schema
 from chalicelib.identity import audit
 from chalicelib.store import server_config as config_store
-from chalicelib.store.base import transact_write
-from chalicelib.store.conditions import condition_failed
 from chalicelib.store.tables import MetaItem
 
 MAX_ATTEMPTS = 5
@@ -21,7 +19,6 @@ def update(act: audit.Act, patch) -> tuple[dict, audit.Note]:
     """Validate and apply a partial update; the new version and its audit entry (old and
     new values) are one transaction. A concurrent writer makes the conditional write
     fail; the patch is then re-validated and re-applied on the newer version."""
-    from pynamodb.exceptions import TransactWriteError
     for _ in range(MAX_ATTEMPTS):
         config, version = config_store.load()
         problems = schema.validate_patch(config, patch)
@@ -40,14 +37,8 @@ def update(act: audit.Act, patch) -> tuple[dict, audit.Note]:
                                    "updated_by": act.actor.subject})
             condition = (MetaItem.key.does_not_exist() if version == 0
                          else MetaItem.version == version)
-            try:
-                with transact_write() as tx:
-                    tx.save(item, condition=condition)
-                    act.put(tx, note)
-            except TransactWriteError as exc:
-                if condition_failed(exc):
-                    continue
-                raise
+            if not act.commit(note, lambda tx: tx.save(item, condition=condition)):
+                continue  # another writer won: re-validate on its version
         answer = {"config_updated_at": now, "updated_by": act.actor.subject,
                   "updated_fields": result.updated_fields,
                   "requires_restart": result.requires_restart}

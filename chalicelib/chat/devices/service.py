@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from chalicelib.core import clock, settings
-from chalicelib.core.errors import AppError
+from chalicelib.core.errors import AppError, invalid
 from chalicelib.domain import devices as ids
 from chalicelib.domain import trust
 from chalicelib.store import device_counters as device_stats
@@ -22,8 +22,7 @@ def register(public_key_hex: str, device_address: str | None = None) -> tuple[di
     try:
         key = ids.parse_public_key(public_key_hex)
     except ValueError as exc:
-        raise AppError("VALIDATION_ERROR", str(exc),
-                       details=[{"path": "public_key", "message": str(exc)}])
+        raise invalid("public_key", str(exc), str(exc))
     address = ids.device_address(key, settings.get().server_name)
     if device_address is not None and device_address.lower() != address:
         raise AppError("DEVICE_KEY_MISMATCH",

@@ -82,7 +82,7 @@ def _rows(consistent: bool = False) -> dict[str, Alert]:
                                                    consistent_read=consistent)}
 
 
-def _write(rule: rules.Rule, change: str, after: rules.State, now: int) -> bool:
+def write_change(rule: rules.Rule, change: str, after: rules.State, now: int) -> bool:
     """One conditional UpdateItem; False when a concurrent run already made the change."""
     row = Alert(id=rule.id)
     shown = [Alert.severity.set(after.severity), Alert.component.set(after.component),
@@ -122,7 +122,7 @@ def evaluate(now: int | None = None) -> dict:
         counts["evaluated"] += 1
         counts["firing"] += finding.firing
         change, after = rules.plan(rule, finding, _state(rows.get(rule.id)), inputs.now)
-        if _write(rule, change, after, inputs.now) and change in names:
+        if write_change(rule, change, after, inputs.now) and change in names:
             counts[names[change]] += 1
     return counts
 

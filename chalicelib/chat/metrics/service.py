@@ -6,7 +6,7 @@ import math
 from typing import NamedTuple
 
 from chalicelib.core import clock
-from chalicelib.core.errors import AppError
+from chalicelib.core.errors import AppError, invalid
 from chalicelib.store import metric_store
 
 
@@ -80,10 +80,8 @@ def ingest(samples: list[dict]) -> int:
     (400 VALIDATION_ERROR listing each problem as samples.<index>.<field>) and nothing
     is written."""
     if len(samples) > MAX_SAMPLES:
-        raise AppError("VALIDATION_ERROR",
-                       f"samples: at most {MAX_SAMPLES} samples per request (got {len(samples)})",
-                       details=[{"path": "samples",
-                                 "message": f"at most {MAX_SAMPLES} samples per request"}])
+        raise invalid("samples", f"at most {MAX_SAMPLES} samples per request",
+                      f"samples: at most {MAX_SAMPLES} samples per request (got {len(samples)})")
     now = clock.now()
     problems, rows = [], []
     for i, sample in enumerate(samples):
@@ -195,8 +193,29 @@ def summary(period: str) -> dict:
 
 # ----------------------------------------------------------------------------- timeseries
 
-def _refuse(path: str, message: str):
-    raise AppError("VALIDATION_ERROR", message, details=[{"path": path, "message": message}])
+
+def _series_problem(metric: str | None, period: str,
+                    interval: str | None) -> tuple[str, str] | None:
+    """(field, message) of what makes a timeseries request impossible, or None."""
+    if not metric:
+        return "metric", f"metric is required. Known metrics: {', '.join(METRICS)}"
+    if metric not in METRICS:
+        return "metric", f"Unknown metric '{metric}'. Known metrics: {', '.join(METRICS)}"
+    interval = interval or DEFAULT_INTERVAL[period]
+    step, seconds = metric_store.RESOLUTIONS[interval], PERIODS[period]
+    if step > seconds:
+        return "interval", f"interval {interval} is longer than period {period}"
+    kept = metric_store.RETENTION[interval]
+    if kept is not None and seconds > kept:
+        fits = [i for i in INTERVALS if (metric_store.RETENTION[i] or math.inf) >= seconds
+                and seconds // metric_store.RESOLUTIONS[i] <= MAX_POINTS]
+        return "interval", (f"{interval} data is kept for {kept // 86400} days only; for "
+                            f"period {period} use interval {' or '.join(fits)}")
+    points = seconds // step
+    if points > MAX_POINTS:
+        return "interval", (f"period {period} at interval {interval} is {points} data points; "
+                            f"at most {MAX_POINTS}")
+    return None
 
 
 def timeseries(metric: str | None, period: str, interval: str | None) -> dict:
@@ -204,24 +223,13 @@ def timeseries(metric: str | None, period: str, interval: str | None) -> dict:
     current (partial) one included, aligned to UTC. Counters: every interval, 0 when
     nothing was recorded. Gauges: the newest value in each interval; intervals without
     any sample are left out."""
-    if not metric:
-        _refuse("metric", f"metric is required. Known metrics: {', '.join(METRICS)}")
-    if metric not in METRICS:
-        _refuse("metric", f"Unknown metric '{metric}'. Known metrics: {', '.join(METRICS)}")
+    problem = _series_problem(metric, period, interval)
+    if problem:
+        path, message = problem
+        raise invalid(path, message, message)
     interval = interval or DEFAULT_INTERVAL[period]
-    step, seconds = metric_store.RESOLUTIONS[interval], PERIODS[period]
-    if step > seconds:
-        _refuse("interval", f"interval {interval} is longer than period {period}")
-    kept = metric_store.RETENTION[interval]
-    if kept is not None and seconds > kept:
-        fits = [i for i in INTERVALS if (metric_store.RETENTION[i] or math.inf) >= seconds
-                and seconds // metric_store.RESOLUTIONS[i] <= MAX_POINTS]
-        _refuse("interval", f"{interval} data is kept for {kept // 86400} days only; for period "
-                            f"{period} use interval {' or '.join(fits)}")
-    points = seconds // step
-    if points > MAX_POINTS:
-        _refuse("interval", f"period {period} at interval {interval} is {points} data points; "
-                            f"at most {MAX_POINTS}")
+    step = metric_store.RESOLUTIONS[interval]
+    points = PERIODS[period] // step
     kind = METRICS[metric].kind
     now = clock.now_int()
     last = metric_store.bucket_start(now, interval)
@@ -264,7 +272,7 @@ class Exported(NamedTuple):
 
 # (exposed name, kind, help, where in the summary) for the summary's numbers. Counters are
 # all-time totals instead (Prometheus counters only go up): see _all_time().
-_FROM_SUMMARY = [
+EXPORTED_FROM_SUMMARY = [
     ("cryptid_devices_total", "Total number of registered devices", ("devices", "total")),
     ("cryptid_devices_active_24h", "Devices active in last 24 hours",
      ("devices", "active_last_24h")),
@@ -306,7 +314,7 @@ _FROM_SUMMARY = [
      ("server", "storage_used_gb")),
 ]
 # Counters exported as all-time totals: exposed name, metric-store series, help.
-_COUNTERS = [
+EXPORTED_COUNTERS = [
     ("cryptid_messages_sent_total", "messages_sent", "Total messages sent"),
     ("cryptid_messages_received_total", "messages_received", "Total messages received"),
     ("cryptid_messages_expired_total", "messages_expired", "Total messages expired undelivered"),
@@ -331,14 +339,14 @@ def exported() -> tuple[int, list[Exported]]:
     counters as all-time totals (1d, 1h and 5m buckets by watermark: 3 Queries each)."""
     data = summary(DEFAULT_PERIOD)
     rows = []
-    for name, help_, path in _FROM_SUMMARY:
+    for name, help_, path in EXPORTED_FROM_SUMMARY:
         value = data
         for key in path:
             value = value[key]
         rows.append(Exported(name, "gauge", help_, value))
     done = metric_store.watermarks()
     end = data["timestamp"] + 1
-    for name, series, help_ in _COUNTERS:
+    for name, series, help_ in EXPORTED_COUNTERS:
         rows.append(Exported(name, "counter", help_,
                              _num(metric_store.total(series, 0, end, done, "1d"))))
     return data["timestamp"], rows

@@ -6,13 +6,22 @@ from __future__ import annotations
 from chalice import Blueprint
 
 from chalicelib.chat.moderation import service as moderation
+from chalicelib.domain import trust
 from chalicelib.http.routing import route
+from chalicelib.http.schemas import (
+    BOOLEAN,
+    DEVICE_ADDRESS,
+    INTEGER,
+    STRING,
+    UNIX_SECONDS,
+    array,
+    nullable,
+    obj,
+)
 from chalicelib.store import device_counters as device_stats
 
 bp = Blueprint(__name__)
 
-ADDRESS = {"type": "string", "pattern": r"^[0-9a-fA-F]{32}@[^@\s]{1,253}$",
-           "description": "<32 hex device id>@<server name>"}
 REASON = {"type": "string", "minLength": 1, "maxLength": 500, "pattern": r"\S"}
 FUTURE_UNIX = {"type": "integer", "minimum": 0, "maximum": 253402300799,
                "description": "Unix seconds, in the future"}
@@ -21,11 +30,11 @@ DOMAIN = {"type": "string", "minLength": 1, "maxLength": 254,
 
 DEVICE_ACT = {"type": "object", "additionalProperties": False,
               "required": ["device_address", "reason"],
-              "properties": {"device_address": ADDRESS, "reason": REASON}}
+              "properties": {"device_address": DEVICE_ADDRESS, "reason": REASON}}
 SET_RATE_LIMIT = {
     "type": "object", "additionalProperties": False,
     "required": ["device_address", "custom_rate_limit", "reason"],
-    "properties": {"device_address": ADDRESS,
+    "properties": {"device_address": DEVICE_ADDRESS,
                    "custom_rate_limit": {"type": ["integer", "null"], "minimum": 0,
                                          "maximum": 100000,
                                          "description": "Messages per rate-limit window; "
@@ -46,19 +55,87 @@ SPAM_REPORT = {"type": "object", "additionalProperties": False,
 ACTIVITY = {"type": "object", "additionalProperties": False, "required": ["device_addresses"],
             "properties": {"device_addresses": {
                 "type": "array", "minItems": 1, "maxItems": device_stats.MAX_ACTIVITY_BATCH,
-                "items": ADDRESS}}}
+                "items": DEVICE_ADDRESS}}}
+
+# --- answers -------------------------------------------------------------------------------
+
+_COUNT = {**INTEGER, "minimum": 0}
+_LIMIT = {**INTEGER, "minimum": 0, "description": "messages per rate-limit window"}
+TIER = {"type": "string", "enum": [*trust.TIERS, trust.BLOCKED]}
+DISPLAY_TIER = {"type": "string", "enum": [trust.display(t) for t in TIER["enum"]],
+                "description": "the tier as the seed names it, e.g. Verified"}
+SOURCE = {"type": "string", "enum": [trust.SOURCE_BLOCKED, trust.SOURCE_CUSTOM,
+                                     trust.SOURCE_VERIFIED, trust.SOURCE_PROGRESSIVE],
+          "description": "where the effective rate limit comes from"}
+
+VERIFY_ANSWER = obj({"device_address": DEVICE_ADDRESS,
+                     "trust_tier": {"const": trust.display(trust.VERIFIED)},
+                     "rate_limit": _LIMIT, "verified_at": UNIX_SECONDS, "verified_by": STRING})
+REVOKE_ANSWER = obj({"device_address": DEVICE_ADDRESS, "trust_tier": DISPLAY_TIER,
+                     "rate_limit": _LIMIT, "source": SOURCE, "revoked_at": UNIX_SECONDS,
+                     "revoked_by": STRING})
+UNBLOCK_DEVICE_ANSWER = obj({"device_address": DEVICE_ADDRESS, "trust_tier": DISPLAY_TIER,
+                             "rate_limit": _LIMIT, "source": SOURCE,
+                             "spam_reports": {"const": 0}})
+RATE_LIMIT_ANSWER = obj({
+    "device_address": DEVICE_ADDRESS, "trust_tier": DISPLAY_TIER, "rate_limit": _LIMIT,
+    "source": SOURCE,
+    "custom_rate_limit": {**nullable(_LIMIT), "description": "null: no custom limit in force"},
+    "expires_at": {**nullable(UNIX_SECONDS), "description": "the custom limit's end; null: "
+                                                            "permanent or none"},
+    "reason": nullable(STRING),
+    "previous_rate_limit": _LIMIT,
+})
+PEER_ANSWER = obj({
+    "domain": {**STRING, "description": "lower-cased hostname"},
+    "first_seen": UNIX_SECONDS,
+    "last_seen": {**nullable(UNIX_SECONDS), "description": "null until the chat server "
+                                                           "reports the peer"},
+    "blocked": BOOLEAN,
+    "blocked_at": nullable(UNIX_SECONDS),
+    "blocked_by": nullable(STRING),
+    "reason": nullable(STRING),
+    "expires_at": {**nullable(UNIX_SECONDS), "description": "null: permanent (or not blocked)"},
+    "auto_blocked": BOOLEAN,
+})
+BLOCKED_PEERS_ANSWER = obj({
+    "blocked_peers": {**array(PEER_ANSWER), "description": "newest block first"},
+    "total_count": _COUNT,
+})
+SPAM_REPORT_ANSWER = obj({
+    "device_address": DEVICE_ADDRESS,
+    "spam_reports": _COUNT,
+    "counted": {**BOOLEAN, "description": "false when this reporter had already reported it"},
+    "threshold": _COUNT,
+    "blocked": BOOLEAN,
+    "auto_blocked": {**BOOLEAN, "description": "true when this report blocked the device"},
+})
+EFFECTIVE_LIMIT_ANSWER = obj({
+    "device_address": DEVICE_ADDRESS, "trust_tier": TIER, "rate_limit": _LIMIT,
+    "source": SOURCE,
+    "expires_at": {**nullable(UNIX_SECONDS), "description": "the custom limit's end"},
+    "next_tier_at": {**nullable(UNIX_SECONDS),
+                     "description": "progressive only: when the tier and its limit change"},
+})
+ACTIVITY_ANSWER = obj({
+    "recorded": {**_COUNT, "description": "devices whose last_seen moved"},
+    "unchanged": {**_COUNT, "description": "devices seen too recently to move again"},
+    "unknown": {**array(DEVICE_ADDRESS), "description": "addresses of no registered device"},
+})
 
 
 # --- device trust (admin) --------------------------------------------------------------------
 
 @route(bp, "/admin/v1/trust/verify", "POST", summary="Verify a device (trust tier Verified)",
-       permission="verify_devices", body=DEVICE_ACT, audit="device_verified", tags=("moderation",))
+       permission="verify_devices", body=DEVICE_ACT, response=VERIFY_ANSWER,
+       audit="device_verified", tags=("moderation",))
 def verify_device(ctx):
     return moderation.verify(ctx.act, ctx.body["device_address"], ctx.body["reason"])
 
 
 @route(bp, "/admin/v1/trust/revoke", "POST", summary="Revoke a device's verification",
-       permission="verify_devices", body=DEVICE_ACT, audit="verification_revoked",
+       permission="verify_devices", body=DEVICE_ACT, response=REVOKE_ANSWER,
+       audit="verification_revoked",
        tags=("moderation",))
 def revoke_verification(ctx):
     return moderation.revoke_verification(ctx.act, ctx.body["device_address"],
@@ -67,7 +144,8 @@ def revoke_verification(ctx):
 
 @route(bp, "/admin/v1/trust/unblock", "POST",
        summary="Lift a device's block (e.g. the spam threshold's); its report count restarts",
-       permission="verify_devices", body=DEVICE_ACT, audit="device_unblocked",
+       permission="verify_devices", body=DEVICE_ACT, response=UNBLOCK_DEVICE_ANSWER,
+       audit="device_unblocked",
        tags=("moderation",))
 def unblock_device(ctx):
     return moderation.unblock_device(ctx.act, ctx.body["device_address"], ctx.body["reason"])
@@ -75,7 +153,8 @@ def unblock_device(ctx):
 
 @route(bp, "/admin/v1/trust/set-rate-limit", "POST",
        summary="A custom rate limit for a device, permanent or until expires_at",
-       permission="modify_rate_limits", body=SET_RATE_LIMIT, audit="rate_limit_modified",
+       permission="modify_rate_limits", body=SET_RATE_LIMIT, response=RATE_LIMIT_ANSWER,
+       audit="rate_limit_modified",
        tags=("moderation",))
 def set_rate_limit(ctx):
     return moderation.set_rate_limit(ctx.act, ctx.body["device_address"],
@@ -87,7 +166,8 @@ def set_rate_limit(ctx):
 
 @route(bp, "/admin/v1/federation/block", "POST",
        summary="Block a server domain, permanently or until expires_at",
-       permission="block_federation", body=BLOCK, audit="federation_blocked",
+       permission="block_federation", body=BLOCK, response=PEER_ANSWER,
+       audit="federation_blocked",
        tags=("moderation",))
 def block_federation(ctx):
     return moderation.block_peer(ctx.act, ctx.body["domain"], ctx.body["reason"],
@@ -95,14 +175,15 @@ def block_federation(ctx):
 
 
 @route(bp, "/admin/v1/federation/unblock", "POST", summary="Lift a server domain's block",
-       permission="block_federation", body=UNBLOCK, audit="federation_unblocked",
+       permission="block_federation", body=UNBLOCK, response=PEER_ANSWER,
+       audit="federation_unblocked",
        tags=("moderation",))
 def unblock_federation(ctx):
     return moderation.unblock_peer(ctx.act, ctx.body["domain"], ctx.body.get("reason"))
 
 
 @route(bp, "/admin/v1/federation/blocked", "GET", summary="Server domains blocked now",
-       permission="block_federation", tags=("moderation",))
+       permission="block_federation", response=BLOCKED_PEERS_ANSWER, tags=("moderation",))
 def list_blocked_federation(ctx):
     peers = moderation.blocked_peers()
     return {"blocked_peers": peers, "total_count": len(peers)}
@@ -112,7 +193,8 @@ def list_blocked_federation(ctx):
 
 @route(bp, "/internal/federation/peers", "POST",
        summary="Register a federation peer (201 new, 200 known: last_seen moves)",
-       auth="node", body=PEER, status=201, tags=("internal",))
+       auth="node", body=PEER, response=PEER_ANSWER, status=201, statuses=(200,),
+       tags=("internal",))
 def register_peer(ctx):
     record, created = moderation.register_peer(ctx.body["domain"])
     if not created:
@@ -122,7 +204,8 @@ def register_peer(ctx):
 
 @route(bp, "/internal/devices/{device_address}/spam-reports", "POST",
        summary="Report a device for spam; at the threshold it is blocked",
-       auth="node", body=SPAM_REPORT, body_required=False, status=201, tags=("internal",))
+       auth="node", body=SPAM_REPORT, body_required=False, response=SPAM_REPORT_ANSWER,
+       status=201, tags=("internal",))
 def report_spam(ctx, device_address):
     return moderation.report_spam(device_address, ctx.body.get("reporter"),
                                   ctx.body.get("reason"), ctx.origin)
@@ -130,13 +213,13 @@ def report_spam(ctx, device_address):
 
 @route(bp, "/internal/devices/{device_address}/rate-limit", "GET",
        summary="The rate limit to enforce for a device now, and where it comes from",
-       auth="node", tags=("internal",))
+       auth="node", response=EFFECTIVE_LIMIT_ANSWER, tags=("internal",))
 def device_rate_limit(ctx, device_address):
     return moderation.rate_limit(device_address)
 
 
 @route(bp, "/internal/devices/activity", "POST",
        summary="Devices seen active now (for active-device counts)",
-       auth="node", body=ACTIVITY, tags=("internal",))
+       auth="node", body=ACTIVITY, response=ACTIVITY_ANSWER, tags=("internal",))
 def device_activity(ctx):
     return device_stats.record_activity(ctx.body["device_addresses"])

@@ -22,7 +22,7 @@ from chalicelib.identity.principal import Origin, Principal
 from chalicelib.store import device_counters as device_stats
 from chalicelib.store import server_config as config_store
 from chalicelib.store.base import transact_write
-from chalicelib.store.conditions import condition_failed, reason_codes, update_if
+from chalicelib.store.conditions import field_actions, reason_codes, update_if
 from chalicelib.store.device_counters import Conflict
 from chalicelib.store.tables import Counter, Device, FederationPeer
 
@@ -180,7 +180,6 @@ def set_rate_limit(act: audit.Act, address: str, custom: int | None, reason: str
                    expires_at: int | None) -> tuple[dict, audit.Note]:
     """A custom limit, permanent or until `expires_at`; `None` removes it. The change and
     its audit entry are one transaction."""
-    from pynamodb.exceptions import TransactWriteError
     now = clock.now_int()
     if expires_at is not None and expires_at <= now:
         raise invalid("expires_at", "must be in the future", "expires_at must be in the future")
@@ -194,20 +193,13 @@ def set_rate_limit(act: audit.Act, address: str, custom: int | None, reason: str
                 "custom_rate_limit_reason": None} if custom is None else
                {"custom_rate_limit": custom, "custom_rate_limit_reason": reason,
                 "custom_rate_limit_expires_at": expires_at})
-    actions = [getattr(Device, k).remove() if v is None else getattr(Device, k).set(v)
-               for k, v in changes.items()]
     after = effective_of(_view(device, **changes), cfg)
     note = audit.Note(device.device_address, {
         "reason": reason, "previous_limit": before.rate_limit, "previous_source": before.source,
         "new_limit": custom, "effective_limit": after.rate_limit, "expires_at": expires_at})
-    try:
-        with transact_write() as tx:
-            tx.update(device, actions=actions, condition=Device.device_address.exists())
-            act.put(tx, note)
-    except TransactWriteError as exc:
-        if condition_failed(exc):
-            raise AppError("DEVICE_NOT_FOUND")
-        raise
+    if not act.commit(note, lambda tx: tx.update(device, actions=field_actions(Device, changes),
+                                                 condition=Device.device_address.exists())):
+        raise AppError("DEVICE_NOT_FOUND")
     for name, value in changes.items():
         setattr(device, name, value)
     answer = _limit_record(device, after)
@@ -229,7 +221,6 @@ def report_spam(address: str, reporter: str | None, reason: str | None,
     from pynamodb.exceptions import TransactWriteError
 
     from chalicelib.store import metric_store
-    from chalicelib.store.base import transact_write
 
     address = address.lower()
     counted = True
@@ -311,8 +302,7 @@ def _domain(text: str) -> str:
     try:
         return trust.normalize_domain(text)
     except ValueError as exc:
-        raise AppError("VALIDATION_ERROR", f"domain: {exc}",
-                       details=[{"path": "domain", "message": str(exc)}])
+        raise invalid("domain", str(exc))
 
 
 def _blocked_now(peer: FederationPeer, now: float) -> bool:
@@ -386,8 +376,7 @@ def block_peer(act: audit.Act, domain_text: str, reason: str,
                     raise AppError("PEER_ALREADY_BLOCKED",
                                    f"{domain} is already blocked; unblock it to change the block")
                 before, condition = device_stats.peer_state(peer), device_stats.peer_condition(peer)
-                actions = [getattr(FederationPeer, k).set(v) if v is not None
-                           else getattr(FederationPeer, k).remove() for k, v in fields.items()]
+                actions = field_actions(FederationPeer, fields)
                 device_stats.commit(
                     lambda tx: (tx.update(peer, actions=actions, condition=condition),
                                 act.put(tx, note)),

@@ -12,12 +12,12 @@ class ProofError(ValueError):
     """A proof (or its inputs) does not verify; the message says why."""
 
 
-def _check_int(value, what: str) -> None:
+def check_int(value, what: str) -> None:
     if type(value) is not int or value < 0:  # bool is an int subclass: refuse it too
         raise ProofError(f"{what} must be a non-negative integer, got {value!r}")
 
 
-def _as_bytes(value, what: str, exact: bool = True) -> bytes:
+def as_bytes(value, what: str, exact: bool = True) -> bytes:
     if not isinstance(value, (bytes, bytearray, memoryview)):
         raise ProofError(f"{what} must be bytes, got {type(value).__name__}")
     value = bytes(value)
@@ -26,11 +26,11 @@ def _as_bytes(value, what: str, exact: bool = True) -> bytes:
     return value
 
 
-def _as_proof(proof, expected_len: int) -> list[bytes]:
+def as_proof(proof, expected_len: int) -> list[bytes]:
     if proof is None:  # JSON null, as the reference vectors write an empty proof
         proof = []
     if not isinstance(proof, (list, tuple)):
         raise ProofError(f"proof must be a list of hashes, got {type(proof).__name__}")
     if len(proof) != expected_len:
         raise ProofError(f"proof has {len(proof)} hashes, expected {expected_len}")
-    return [_as_bytes(p, f"proof[{i}]") for i, p in enumerate(proof)]
+    return [as_bytes(p, f"proof[{i}]") for i, p in enumerate(proof)]

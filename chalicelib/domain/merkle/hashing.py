@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 
-from chalicelib.domain.merkle.errors import HASH_SIZE, _as_bytes
+from chalicelib.domain.merkle.errors import HASH_SIZE, as_bytes
 
 EMPTY_ROOT = hashlib.sha256(b"").digest()  # RFC 6962 section 2.1: MTH({}) = SHA-256()
 GENESIS = bytes(HASH_SIZE)  # the "previous" chain hash of a stream's first event
@@ -43,7 +43,7 @@ def event_leaf(stream_id: str, position: int, content_hash: bytes) -> bytes:
         raise ValueError("stream_id must be a str")
     if type(position) is not int or not 0 <= position < 1 << 64:
         raise ValueError("position must be an integer in [0, 2**64)")
-    content_hash = _as_bytes(content_hash, "content hash")
+    content_hash = as_bytes(content_hash, "content hash")
     return _lp(_LEAF_TAG) + _lp(stream_id.encode("utf-8")) + position.to_bytes(8, "big") \
         + _lp(content_hash)
 
@@ -55,5 +55,5 @@ def chain_hash(previous_chain_hash: bytes | None, content_hash: bytes) -> bytes:
     tombstone leaves the chain intact.
     """
     previous = GENESIS if previous_chain_hash is None else previous_chain_hash
-    return hashlib.sha256(_as_bytes(previous, "previous chain hash")
-                          + _as_bytes(content_hash, "content hash")).digest()
+    return hashlib.sha256(as_bytes(previous, "previous chain hash")
+                          + as_bytes(content_hash, "content hash")).digest()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 
-from chalicelib.domain.merkle.errors import ProofError, _check_int
+from chalicelib.domain.merkle.errors import ProofError, check_int
 from chalicelib.domain.merkle.hashing import EMPTY_ROOT, node_hash
 
 Node = tuple[int, int]  # (level, index)
@@ -55,16 +55,16 @@ def _path_plan(level: int, index: int, size: int) -> Plan:
 
 
 def _inclusion_plan(index: int, size: int) -> Plan:
-    _check_int(index, "index")
-    _check_int(size, "size")
+    check_int(index, "index")
+    check_int(size, "size")
     if index >= size:
         raise ProofError(f"index {index} is not below tree size {size}")
     return _path_plan(0, index, size)
 
 
 def _consistency_plan(old_size: int, new_size: int) -> Plan:
-    _check_int(old_size, "old size")
-    _check_int(new_size, "new size")
+    check_int(old_size, "old size")
+    check_int(new_size, "new size")
     if old_size > new_size:
         raise ProofError(f"old size {old_size} is larger than new size {new_size}")
     if old_size == new_size:
@@ -96,7 +96,7 @@ def consistency_nodes(old_size: int, new_size: int) -> list[Node]:
 
 def root_nodes(size: int) -> list[Node]:
     """The complete-subtree nodes whose fold is the root of a tree of `size` leaves."""
-    _check_int(size, "size")
+    check_int(size, "size")
     return _range_nodes(0, size)
 
 
@@ -106,7 +106,7 @@ def completed_nodes(leaf_index: int) -> list[Node]:
     (0, leaf_index) is the leaf itself; each following node is node_hash of its two
     children, which are then both complete. A store writes these once and never again.
     """
-    _check_int(leaf_index, "leaf index")
+    check_int(leaf_index, "leaf index")
     top = ((leaf_index + 1) & -(leaf_index + 1)).bit_length() - 1
     return [(level, leaf_index >> level) for level in range(top + 1)]
 

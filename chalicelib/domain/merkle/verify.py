@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from itertools import zip_longest
 
-from chalicelib.domain.merkle.errors import ProofError, _as_bytes, _as_proof, _check_int
+from chalicelib.domain.merkle.errors import ProofError, as_bytes, as_proof, check_int
 from chalicelib.domain.merkle.hashing import EMPTY_ROOT, chain_hash, node_hash
 
 
@@ -27,12 +27,12 @@ def _shift_to_odd(fn: int, sn: int) -> tuple[int, int]:
 def root_from_inclusion_proof(index: int, size: int, leaf_hash: bytes,
                               proof: Sequence[bytes]) -> bytes:
     """The root implied by an inclusion proof; ProofError if it cannot be one."""
-    _check_int(index, "index")
-    _check_int(size, "size")
+    check_int(index, "index")
+    check_int(size, "size")
     if index >= size:
         raise ProofError(f"index {index} is not below tree size {size}")
-    r = _as_bytes(leaf_hash, "leaf hash")
-    path = _as_proof(proof, _path_len(index, size - 1))
+    r = as_bytes(leaf_hash, "leaf hash")
+    path = as_proof(proof, _path_len(index, size - 1))
     fn, sn = index, size - 1
     for p in path:
         if sn == 0:
@@ -51,7 +51,7 @@ def root_from_inclusion_proof(index: int, size: int, leaf_hash: bytes,
 def verify_inclusion(index: int, size: int, leaf_hash: bytes, proof: Sequence[bytes],
                      root: bytes) -> bool:
     try:
-        return root_from_inclusion_proof(index, size, leaf_hash, proof) == _as_bytes(root, "root")
+        return root_from_inclusion_proof(index, size, leaf_hash, proof) == as_bytes(root, "root")
     except ProofError:
         return False
 
@@ -59,18 +59,18 @@ def verify_inclusion(index: int, size: int, leaf_hash: bytes, proof: Sequence[by
 def check_consistency(old_size: int, new_size: int, old_root: bytes, new_root: bytes,
                       proof: Sequence[bytes]) -> None:
     """Raise ProofError saying why the proof fails; return None when it verifies."""
-    _check_int(old_size, "old size")
-    _check_int(new_size, "new size")
+    check_int(old_size, "old size")
+    check_int(new_size, "new size")
     # Equal-size roots are compared as given (the reference vectors accept any opaque
     # root there); otherwise they are compared with computed 32-byte hashes.
-    old_root = _as_bytes(old_root, "old root", exact=False)
-    new_root = _as_bytes(new_root, "new root", exact=False)
+    old_root = as_bytes(old_root, "old root", exact=False)
+    new_root = as_bytes(new_root, "new root", exact=False)
     if old_size > new_size:
         raise ProofError(f"old size {old_size} is larger than new size {new_size}")
     if old_size == 0 and old_root != EMPTY_ROOT:
         raise ProofError("the root of the empty tree must be SHA-256 of nothing")
     if old_size == new_size:
-        _as_proof(proof, 0)
+        as_proof(proof, 0)
         if old_root != new_root:
             raise ProofError("sizes are equal but the roots differ")
         return
@@ -78,7 +78,7 @@ def check_consistency(old_size: int, new_size: int, old_root: bytes, new_root: b
         raise ProofError("no consistency proof from the empty tree (RFC 9162 needs 0 < m)")
     level = (old_size & -old_size).bit_length() - 1
     index = (old_size - 1) >> level
-    path = _as_proof(proof, _path_len(index, (new_size - 1) >> level) + (1 if index else 0))
+    path = as_proof(proof, _path_len(index, (new_size - 1) >> level) + (1 if index else 0))
     if not path:
         raise ProofError("empty proof")
     if old_size == 1 << level:  # a power of two: the old root is itself the first node

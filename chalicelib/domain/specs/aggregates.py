@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.domain.specs.implications import _ImplicationChecks
-from chalicelib.domain.specs.rules import _json_type, _show, key_path
+from chalicelib.domain.specs.implications import ImplicationChecks
+from chalicelib.domain.specs.rules import json_type, key_path, show_value
 
 AGGREGATE_KEYS = ("events", "onTombstone")
 EVENT_KEYS = ("schema", "handler", "implications")
@@ -35,12 +35,12 @@ def _remote_refs(schema: Any, path: str):
                 stack.append((item, f"{where}[{i}]", depth + 1))
 
 
-class _AggregateChecks(_ImplicationChecks):
+class AggregateChecks(ImplicationChecks):
     """Aggregate types, their event types and schemas."""
 
     def aggregate_types(self, value: Any, path: str) -> None:
         if not isinstance(value, dict):
-            self.add(path, f"aggregate_types must be an object, not {_json_type(value)}")
+            self.add(path, f"aggregate_types must be an object, not {json_type(value)}")
             return
         if not value:
             self.add(path, "aggregate_types must define at least one aggregate type")
@@ -61,11 +61,11 @@ class _AggregateChecks(_ImplicationChecks):
         for key in TOMBSTONE_KEYS:
             if key in value and value[key] not in TOMBSTONE_MODES:
                 self.add(key_path(path, key),
-                         f"must be 'cascade' or 'preserve', not {_show(value[key])}")
+                         f"must be 'cascade' or 'preserve', not {show_value(value[key])}")
 
     def events(self, agg: str, value: Any, path: str) -> None:
         if not isinstance(value, dict):
-            self.add(path, f"events must be an object, not {_json_type(value)}")
+            self.add(path, f"events must be an object, not {json_type(value)}")
             return
         if not value:
             self.add(path, "an aggregate type must define at least one event type")
@@ -85,7 +85,7 @@ class _AggregateChecks(_ImplicationChecks):
 
     def schema(self, value: Any, path: str) -> None:
         if not isinstance(value, dict):
-            self.add(path, f"schema must be a JSON Schema object, not {_json_type(value)}")
+            self.add(path, f"schema must be a JSON Schema object, not {json_type(value)}")
             return
         try:
             import jsonschema
@@ -98,7 +98,7 @@ class _AggregateChecks(_ImplicationChecks):
             if meta is not None and (not isinstance(meta, str)
                                      or validator_for(value, default=None) is None):
                 self.add(key_path(path, "$schema"),
-                         f"unknown $schema {_show(meta)}: use a JSON Schema draft URI such as "
+                         f"unknown $schema {show_value(meta)}: use a JSON Schema draft URI such as "
                          "'https://json-schema.org/draft/2020-12/schema', or leave it out")
                 return
             cls = validator_for(value)
@@ -126,7 +126,7 @@ class _AggregateChecks(_ImplicationChecks):
         if value.get("type") != "object":
             self.add(key_path(path, "type") if "type" in value else path,
                      "an event schema's top-level type must be 'object' (event data is a "
-                     f"JSON object), not {_show(value.get('type', 'missing'))}")
+                     f"JSON object), not {show_value(value.get('type', 'missing'))}")
         for ref_path, ref in _remote_refs(value, path):
-            self.add(ref_path, f"remote $ref {_show(ref)} is not supported by this system: "
+            self.add(ref_path, f"remote $ref {show_value(ref)} is not supported by this system: "
                                "schemas must be self-contained (refer to '#/$defs/...')")

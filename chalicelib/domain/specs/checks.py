@@ -12,18 +12,18 @@ from chalicelib.domain.specs.rules import (
     NAME_RE,
     NAME_RULE,
     Problem,
-    _human,
-    _json_type,
-    _listing,
-    _paths_in,
-    _reroot,
-    _show,
+    human_duration,
+    json_type,
     key_path,
+    listing_of,
     parse_duration,
+    paths_in,
+    reroot,
+    show_value,
 )
 
 
-class _Checks:
+class SpecChecks:
     """The state of one validation and the checks the other parts build on."""
 
     def __init__(self) -> None:
@@ -41,12 +41,12 @@ class _Checks:
             feature: str = "key") -> bool:
         """Check that ``value`` is an object with ``required`` and only ``allowed`` keys."""
         if not isinstance(value, dict):
-            self.add(path, f"{what} must be an object, not {_json_type(value)}")
+            self.add(path, f"{what} must be an object, not {json_type(value)}")
             return False
         for key in value:
             if key not in allowed:
                 self.add(key_path(path, key),
-                         f"unknown {feature} {_show(str(key))} is not supported by this system "
+                         f"unknown {feature} {show_value(str(key))} is not supported by this system "
                          f"(allowed: {', '.join(allowed)})")
         for key in required:
             if key not in value:
@@ -55,20 +55,20 @@ class _Checks:
 
     def name(self, value: Any, path: str, what: str) -> bool:
         if not isinstance(value, str):
-            self.add(path, f"{what} must be a string, not {_json_type(value)}")
+            self.add(path, f"{what} must be a string, not {json_type(value)}")
             return False
         if not NAME_RE.match(value):
-            self.add(path, f"{what} {_show(value)} is not a valid name: {NAME_RULE}")
+            self.add(path, f"{what} {show_value(value)} is not a valid name: {NAME_RULE}")
             return False
         return True
 
     def name_key(self, key: Any, path: str, what: str) -> None:
         if not isinstance(key, str) or not NAME_RE.match(key):
-            self.add(path, f"{what} {_show(str(key))} is not a valid name: {NAME_RULE}")
+            self.add(path, f"{what} {show_value(str(key))} is not a valid name: {NAME_RULE}")
 
     def name_list(self, value: Any, path: str, what: str, non_empty: bool) -> list[str]:
         if not isinstance(value, list):
-            self.add(path, f"must be a list of {what}s, not {_json_type(value)}")
+            self.add(path, f"must be a list of {what}s, not {json_type(value)}")
             return []
         if non_empty and not value:
             self.add(path, f"must list at least one {what}")
@@ -85,16 +85,16 @@ class _Checks:
         seconds = parse_duration(value)
         if seconds is None:
             self.add(path, f"{what} must be a duration like '30m', '24h' or '7d' (a whole "
-                           f"number and one unit of s, m, h, d), not {_show(value)}")
+                           f"number and one unit of s, m, h, d), not {show_value(value)}")
         elif seconds < minimum:
             self.add(path, f"{what} {value!r} is too short: the minimum is "
-                           f"{_human(minimum)}")
+                           f"{human_duration(minimum)}")
         elif seconds > MAX_DURATION:
             self.add(path, f"{what} {value!r} is too long: the maximum is 365d")
 
     def handler(self, value: Any, path: str) -> None:
         if not isinstance(value, list):
-            self.add(path, f"handler must be a list of tick operations, not {_json_type(value)}")
+            self.add(path, f"handler must be a list of tick operations, not {json_type(value)}")
             return
         try:
             from chalicelib.domain import (
@@ -105,7 +105,7 @@ class _Checks:
             self.add(path, f"handler could not be checked: {type(exc).__name__}: {exc}")
             return
         for problem in found or ():
-            self.add(_reroot(problem.get("path", "$"), path), str(problem.get("message", "")))
+            self.add(reroot(problem.get("path", "$"), path), str(problem.get("message", "")))
 
     def value(self, value: Any, path: str) -> None:
         """A value of the tick dialect (literal, path, {"literal": x} or template)."""
@@ -116,8 +116,8 @@ class _Checks:
             self.add(path, f"value could not be checked: {type(exc).__name__}: {exc}")
             return
         for problem in found or ():
-            self.add(_reroot(problem.get("path", "$"), path), str(problem.get("message", "")))
-        for where, text in _paths_in(value, path):
+            self.add(reroot(problem.get("path", "$"), path), str(problem.get("message", "")))
+        for where, text in paths_in(value, path):
             try:
                 root, _ = jsonpath.parse(text)
             except jsonpath.PathError:
@@ -132,7 +132,7 @@ class _Checks:
             return False
         if value not in self.catalog:
             self.add(path, f"unknown aggregate type {value!r} "
-                           f"(defined: {_listing(self.catalog)})")
+                           f"(defined: {listing_of(self.catalog)})")
             return False
         return True
 
@@ -141,6 +141,6 @@ class _Checks:
             return False
         if evt not in self.catalog[agg]:
             self.add(path, f"aggregate type {agg!r} has no event type {evt!r} "
-                           f"(defined: {_listing(self.catalog[agg])})")
+                           f"(defined: {listing_of(self.catalog[agg])})")
             return False
         return True

@@ -7,8 +7,14 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.domain import jsonpath
-from chalicelib.domain.specs.checks import _Checks
-from chalicelib.domain.specs.rules import NAME_RE, _json_type, _listing, _show, key_path
+from chalicelib.domain.specs.checks import SpecChecks
+from chalicelib.domain.specs.rules import (
+    NAME_RE,
+    json_type,
+    key_path,
+    listing_of,
+    show_value,
+)
 
 IMPLICATION_KINDS = ("emit", "schedule")
 EMIT_KEYS = ("aggregate_type", "id", "event_type", "data")
@@ -17,7 +23,7 @@ MIN_SCHEDULE_DELAY = 5 * 60
 MAX_ID_LENGTH = 256
 
 
-class _ImplicationChecks(_Checks):
+class ImplicationChecks(SpecChecks):
     """Emits, schedules and implications, and the emit-cycle check."""
 
     def emit(self, value: Any, path: str) -> tuple[str, str] | None:
@@ -46,7 +52,7 @@ class _ImplicationChecks(_Checks):
                 self.value(ident, id_path)
             elif not isinstance(literal, str) or not literal:
                 self.add(id_path, "id must be a non-empty string (a literal aggregate id) or a "
-                                  f"JSONPath such as '$.data.order_id', not {_show(literal)}")
+                                  f"JSONPath such as '$.data.order_id', not {show_value(literal)}")
             elif len(literal) > MAX_ID_LENGTH:
                 self.add(id_path, f"a literal id is at most {MAX_ID_LENGTH} characters")
         if "data" in value:
@@ -57,22 +63,22 @@ class _ImplicationChecks(_Checks):
                 self.value(data, key_path(path, "data"))
             else:
                 self.add(key_path(path, "data"),
-                         f"data must be an object, not {_json_type(literal)}")
+                         f"data must be an object, not {json_type(literal)}")
         return target
     def implications(self, agg: str, evt: str, value: Any, path: str) -> None:
         if not isinstance(value, list):
-            self.add(path, f"implications must be a list, not {_json_type(value)}")
+            self.add(path, f"implications must be a list, not {json_type(value)}")
             return
         for i, item in enumerate(value):
             item_path = f"{path}[{i}]"
             if not isinstance(item, dict):
                 self.add(item_path, "an implication must be an object with one key, 'emit' or "
-                                    f"'schedule', not {_json_type(item)}")
+                                    f"'schedule', not {json_type(item)}")
                 continue
             kinds = [k for k in IMPLICATION_KINDS if k in item]
             for kind in item:
                 if kind not in IMPLICATION_KINDS:
-                    self.add(item_path, f"implication kind {_show(str(kind))} is not supported "
+                    self.add(item_path, f"implication kind {show_value(str(kind))} is not supported "
                                         "by this system (supported: emit, schedule)")
             if len(kinds) > 1:
                 self.add(item_path, "an implication has exactly one kind; found "
@@ -103,7 +109,7 @@ class _ImplicationChecks(_Checks):
                         and name not in self.catalog.get(agg, ())):
                     self.add(f"{cancel_path}[{i}]",
                              f"cancel_on names event types of {agg!r}, which has no event type "
-                             f"{name!r} (defined: {_listing(self.catalog.get(agg, ()))})")
+                             f"{name!r} (defined: {listing_of(self.catalog.get(agg, ()))})")
     def emit_cycles(self) -> None:
         """Refuse cycles of emit implications: written in one transaction, they never end."""
         state: dict[tuple[str, str], int] = {}  # 1 = on the current path, 2 = done

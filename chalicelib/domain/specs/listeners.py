@@ -8,14 +8,14 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
-from chalicelib.domain.specs.checks import _Checks
+from chalicelib.domain.specs.checks import SpecChecks
 from chalicelib.domain.specs.rules import (
     NAME_RE,
     NAME_RULE,
-    _json_type,
-    _listing,
-    _show,
+    json_type,
     key_path,
+    listing_of,
+    show_value,
 )
 
 LISTENER_KEYS = ("name", "url", "events", "secret_ref")
@@ -28,17 +28,17 @@ SECRET_REF_RE = re.compile(r"^[A-Za-z0-9/_+=.@-]{1,512}$")
 
 def _url_problem(url: Any) -> str | None:
     if not isinstance(url, str) or not url:
-        return f"url must be an https:// URL, not {_show(url)}"
+        return f"url must be an https:// URL, not {show_value(url)}"
     try:
         parts = urlsplit(url)
         host = parts.hostname
         _ = parts.port  # raises ValueError on a bad port
     except ValueError as exc:
-        return f"url {_show(url)} is not a valid URL: {exc}"
+        return f"url {show_value(url)} is not a valid URL: {exc}"
     if any(c.isspace() for c in url):
-        return f"url {_show(url)} must not contain whitespace"
+        return f"url {show_value(url)} must not contain whitespace"
     if parts.scheme not in ("https", "http") or not host:
-        return f"url must be an https:// URL with a host, not {_show(url)}"
+        return f"url must be an https:// URL with a host, not {show_value(url)}"
     if parts.username is not None or parts.password is not None:
         return "url must not carry credentials (user:password@); sign deliveries with secret_ref"
     if parts.scheme == "http" and host not in LOCAL_HOSTS:
@@ -47,12 +47,12 @@ def _url_problem(url: Any) -> str | None:
     return None
 
 
-class _ListenerChecks(_Checks):
+class ListenerChecks(SpecChecks):
     """Listeners and projections."""
 
     def listeners(self, value: Any, path: str) -> None:
         if not isinstance(value, list):
-            self.add(path, f"listeners must be a list, not {_json_type(value)}")
+            self.add(path, f"listeners must be a list, not {json_type(value)}")
             return
         seen: set[str] = set()
         for i, item in enumerate(value):
@@ -77,12 +77,12 @@ class _ListenerChecks(_Checks):
                 if not isinstance(ref, str) or not SECRET_REF_RE.match(ref):
                     self.add(key_path(item_path, "secret_ref"),
                              "secret_ref must name a secret: 1-512 characters of A-Za-z0-9/_+=.@-, "
-                             f"not {_show(ref)}")
+                             f"not {show_value(ref)}")
 
     def listener_events(self, value: Any, path: str) -> None:
         if not isinstance(value, list):
             self.add(path, "events must be a list of 'aggregate_type.event_type' or "
-                           f"'aggregate_type.*', not {_json_type(value)}")
+                           f"'aggregate_type.*', not {json_type(value)}")
             return
         if not value:
             self.add(path, "a listener must subscribe to at least one event")
@@ -91,7 +91,7 @@ class _ListenerChecks(_Checks):
             ref_path = f"{path}[{i}]"
             if not isinstance(ref, str) or ref.count(".") != 1:
                 self.add(ref_path, "must be 'aggregate_type.event_type' or 'aggregate_type.*', "
-                                   f"not {_show(ref)}")
+                                   f"not {show_value(ref)}")
                 continue
             if ref in seen:
                 self.add(ref_path, f"duplicate subscription {ref!r}")
@@ -99,20 +99,20 @@ class _ListenerChecks(_Checks):
             seen.add(ref)
             agg, evt = ref.split(".")
             if not NAME_RE.match(agg):
-                self.add(ref_path, f"aggregate type {_show(agg)} is not a valid name: {NAME_RULE}")
+                self.add(ref_path, f"aggregate type {show_value(agg)} is not a valid name: {NAME_RULE}")
             elif not self.catalog_ok:
                 continue
             elif agg not in self.catalog:
                 self.add(ref_path, f"unknown aggregate type {agg!r} "
-                                   f"(defined: {_listing(self.catalog)})")
+                                   f"(defined: {listing_of(self.catalog)})")
             elif evt != "*" and evt not in self.catalog[agg]:
-                self.add(ref_path, f"aggregate type {agg!r} has no event type {_show(evt)} "
-                                   f"(defined: {_listing(self.catalog[agg])})")
+                self.add(ref_path, f"aggregate type {agg!r} has no event type {show_value(evt)} "
+                                   f"(defined: {listing_of(self.catalog[agg])})")
 
     def projections(self, value: Any, path: str) -> None:
         if not isinstance(value, dict):
             self.add(path, f"projections must be an object of named projections, "
-                           f"not {_json_type(value)}")
+                           f"not {json_type(value)}")
             return
         for name, body in value.items():
             proj_path = key_path(path, name)
@@ -127,6 +127,6 @@ class _ListenerChecks(_Checks):
                     if (isinstance(agg, str) and NAME_RE.match(agg) and self.catalog_ok
                             and agg not in self.catalog):
                         self.add(f"{src_path}[{i}]", f"unknown aggregate type {agg!r} "
-                                                     f"(defined: {_listing(self.catalog)})")
+                                                     f"(defined: {listing_of(self.catalog)})")
             if "handler" in body:
                 self.handler(body["handler"], key_path(proj_path, "handler"))

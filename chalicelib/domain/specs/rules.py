@@ -32,7 +32,7 @@ def key_path(path: str, key: Any) -> str:
     return path + "['" + text.replace("\\", "\\\\").replace("'", "\\'") + "']"
 
 
-def _json_type(value: Any) -> str:
+def json_type(value: Any) -> str:
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -48,12 +48,12 @@ def _json_type(value: Any) -> str:
     return type(value).__name__
 
 
-def _show(value: Any, limit: int = 60) -> str:
+def show_value(value: Any, limit: int = 60) -> str:
     text = repr(value) if isinstance(value, str) else str(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _listing(names) -> str:
+def listing_of(names) -> str:
     names = sorted(str(n) for n in names)
     return ", ".join(names) if names else "none"
 
@@ -68,14 +68,14 @@ def parse_duration(text: Any) -> int | None:
     return int(match.group(1)) * UNIT_SECONDS[match.group(2)]
 
 
-def _human(seconds: int) -> str:
+def human_duration(seconds: int) -> str:
     for unit in ("d", "h", "m"):
         if seconds % UNIT_SECONDS[unit] == 0:
             return f"{seconds // UNIT_SECONDS[unit]}{unit}"
     return f"{seconds}s"
 
 
-def _reroot(sub: Any, base: str) -> str:
+def reroot(sub: Any, base: str) -> str:
     """Put a path reported relative to a handler (``$[0].x``) under ``base``."""
     sub = sub if isinstance(sub, str) else str(sub)
     if sub.startswith("$"):
@@ -85,7 +85,7 @@ def _reroot(sub: Any, base: str) -> str:
     return base + sub
 
 
-def _paths_in(value: Any, path: str, depth: int = 0):
+def paths_in(value: Any, path: str, depth: int = 0):
     """(path, text) of every JSONPath a tick value reads ({"literal": x} is not read)."""
     if depth > 64:
         return
@@ -93,7 +93,7 @@ def _paths_in(value: Any, path: str, depth: int = 0):
         yield path, value
     elif isinstance(value, dict) and not (len(value) == 1 and "literal" in value):
         for key, item in value.items():
-            yield from _paths_in(item, key_path(path, key), depth + 1)
+            yield from paths_in(item, key_path(path, key), depth + 1)
     elif isinstance(value, list):
         for i, item in enumerate(value):
-            yield from _paths_in(item, f"{path}[{i}]", depth + 1)
+            yield from paths_in(item, f"{path}[{i}]", depth + 1)

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.domain.specs.implications import _ImplicationChecks
-from chalicelib.domain.specs.rules import _json_type, key_path
+from chalicelib.domain.specs.implications import ImplicationChecks
+from chalicelib.domain.specs.rules import json_type, key_path
 
 MODULE_KINDS = ("sagas",)
 SAGA_KEYS = ("trigger", "steps")
@@ -15,7 +15,7 @@ STEP_KEYS = ("name", "emit", "timeout", "compensate")
 MIN_STEP_TIMEOUT = 60
 
 
-class _SagaChecks(_ImplicationChecks):
+class SagaChecks(ImplicationChecks):
     """Modules and sagas."""
 
     def modules(self, value: Any, path: str) -> None:
@@ -26,7 +26,7 @@ class _SagaChecks(_ImplicationChecks):
 
     def sagas(self, value: Any, path: str) -> None:
         if not isinstance(value, dict):
-            self.add(path, f"sagas must be an object of named sagas, not {_json_type(value)}")
+            self.add(path, f"sagas must be an object of named sagas, not {json_type(value)}")
             return
         for saga, body in value.items():
             saga_path = key_path(path, saga)
@@ -53,7 +53,7 @@ class _SagaChecks(_ImplicationChecks):
 
     def steps(self, value: Any, path: str) -> None:
         if not isinstance(value, list):
-            self.add(path, f"steps must be a list, not {_json_type(value)}")
+            self.add(path, f"steps must be a list, not {json_type(value)}")
             return
         if not value:
             self.add(path, "a saga must have at least one step")

@@ -6,16 +6,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.domain.specs.aggregates import _AggregateChecks
-from chalicelib.domain.specs.listeners import _ListenerChecks
+from chalicelib.domain.specs.aggregates import AggregateChecks
+from chalicelib.domain.specs.listeners import ListenerChecks
 from chalicelib.domain.specs.rules import Problem
-from chalicelib.domain.specs.sagas import _SagaChecks
+from chalicelib.domain.specs.sagas import SagaChecks
 
 TOP_KEYS = ("aggregate_types", "agent_types", "target_types", "modules", "listeners",
             "projections")
 
 
-class _Validator(_AggregateChecks, _SagaChecks, _ListenerChecks):
+class _Validator(AggregateChecks, SagaChecks, ListenerChecks):
     """Every check of a spec; ``spec`` walks it from the top."""
 
     def spec(self, spec: Any) -> None:

@@ -11,33 +11,33 @@ from typing import Any
 from chalicelib.domain import jsonpath
 from chalicelib.domain.jsonpath import MISSING, PathError
 from chalicelib.domain.ticks.targets import (
-    _arith,
-    _array,
-    _entries,
-    _field,
-    _get,
-    _need,
-    _number,
-    _object,
-    _put,
-    _selector,
-    _set,
-    _target,
-    _where,
+    arith,
+    array_at,
+    entries_at,
+    field_arg,
+    need,
+    number_arg,
+    object_arg,
+    put,
+    read_target,
+    selector_of,
+    target_of,
+    where_matches,
+    write_target,
 )
 from chalicelib.domain.ticks.values import (
-    _ABSENT,
-    _LET_NAME_RE,
+    ABSENT,
+    LET_NAME_RE,
     ROOTS,
     TickError,
-    _copy,
-    _eq,
-    _is_num,
-    _kind,
-    _pred,
-    _restore,
-    _show,
-    _val,
+    deep_copy,
+    is_num,
+    kind_of,
+    predicate_holds,
+    restore,
+    show_value,
+    tick_equal,
+    value_of,
 )
 
 # operation -> (required arguments, optional arguments)
@@ -70,38 +70,38 @@ _ALLOWED = {name: frozenset(req + opt) for name, (req, opt) in SIGNATURES.items(
 # --- the operations ----------------------------------------------------------------------
 
 def _op_set(a, names, troot, p):
-    t = _target(a, troot, p)
-    _set(names, t, _copy(_val(_need(a, "value", p), names, p)), p)
+    t = target_of(a, troot, p)
+    write_target(names, t, deep_copy(value_of(need(a, "value", p), names, p)), p)
 
 
 def _op_merge(a, names, troot, p):
-    t = _target(a, troot, p)
-    v = _object(a, names, p)
-    cur = _get(names, t)
+    t = target_of(a, troot, p)
+    v = object_arg(a, names, p)
+    cur = read_target(names, t)
     if cur is MISSING or cur is None:
-        _set(names, t, _copy(v), p)
+        write_target(names, t, deep_copy(v), p)
     elif isinstance(cur, dict):
-        cur.update(_copy(v))
+        cur.update(deep_copy(v))
     else:
-        raise TickError(f"cannot merge into {t.text}: it is {_kind(cur)}, not an object", p)
+        raise TickError(f"cannot merge into {t.text}: it is {kind_of(cur)}, not an object", p)
 
 
 def _op_append(a, names, troot, p):
-    t = _target(a, troot, p)
-    v = _copy(_val(_need(a, "value", p), names, p))
-    arr = _array(names, t, p, "append to")
+    t = target_of(a, troot, p)
+    v = deep_copy(value_of(need(a, "value", p), names, p))
+    arr = array_at(names, t, p, "append to")
     if arr is None:
-        _set(names, t, [v], p)
+        write_target(names, t, [v], p)
     else:
         arr.append(v)
 
 
 def _op_remove(a, names, troot, p):
-    t = _target(a, troot, p)
+    t = target_of(a, troot, p)
     if "where" in a:
-        arr = _array(names, t, p, "remove elements from")
+        arr = array_at(names, t, p, "remove elements from")
         if arr:
-            keep = _where(arr, a["where"], names, p)
+            keep = where_matches(arr, a["where"], names, p)
             arr[:] = [e for e, hit in zip(arr, keep) if not hit]
         return
     if not t.segs:
@@ -116,140 +116,140 @@ def _op_remove(a, names, troot, p):
 
 def _counter(sign: int):
     def run(a, names, troot, p):
-        t = _target(a, troot, p)
-        by = _number(a, names, p)
-        cur = _get(names, t)
+        t = target_of(a, troot, p)
+        by = number_arg(a, names, p)
+        cur = read_target(names, t)
         if cur is MISSING or cur is None:
             cur = 0
-        elif not _is_num(cur):
+        elif not is_num(cur):
             verb = "increment" if sign > 0 else "decrement"
-            raise TickError(f"cannot {verb} {t.text}: it is {_kind(cur)}, not a number", p)
-        _set(names, t, _arith(cur, by, sign, p), p)
+            raise TickError(f"cannot {verb} {t.text}: it is {kind_of(cur)}, not a number", p)
+        write_target(names, t, arith(cur, by, sign, p), p)
     return run
 
 
 def _op_filter(a, names, troot, p):
-    t = _target(a, troot, p)
-    where = _need(a, "where", p)
-    arr = _array(names, t, p, "filter")
+    t = target_of(a, troot, p)
+    where = need(a, "where", p)
+    arr = array_at(names, t, p, "filter")
     if arr:
-        keep = _where(arr, where, names, p)
+        keep = where_matches(arr, where, names, p)
         arr[:] = [e for e, hit in zip(arr, keep) if hit]
 
 
 def _op_map(a, names, troot, p):
-    t = _target(a, troot, p)
-    ops = _need(a, "apply", p)
-    arr = _array(names, t, p, "map")
+    t = target_of(a, troot, p)
+    ops = need(a, "apply", p)
+    arr = array_at(names, t, p, "map")
     if arr is None:
         return
-    saved = names.get("item", _ABSENT)
+    saved = names.get("item", ABSENT)
     out = []
     try:
         for i, element in enumerate(arr):
-            names["item"] = _copy(element)
+            names["item"] = deep_copy(element)
             try:
                 _run(ops, names, "item", p + ".apply")
             except TickError as exc:
                 raise TickError(f"{exc.message} (element {i} of {t.text})", exc.path) from None
             out.append(names["item"])
     finally:
-        _restore(names, "item", saved)
+        restore(names, "item", saved)
     arr[:] = out
 
 
 def _op_update_where(a, names, troot, p):
-    t = _target(a, troot, p)
-    where = _need(a, "where", p)
-    sets, merge = a.get("set", _ABSENT), a.get("merge", _ABSENT)
-    if sets is _ABSENT and merge is _ABSENT:
+    t = target_of(a, troot, p)
+    where = need(a, "where", p)
+    sets, merge = a.get("set", ABSENT), a.get("merge", ABSENT)
+    if sets is ABSENT and merge is ABSENT:
         raise TickError("needs set, merge or both", p)
-    if sets is _ABSENT:
+    if sets is ABSENT:
         sets = {}
     elif not isinstance(sets, dict):
-        raise TickError(f"set must be an object of field paths to values, not {_kind(sets)}", p)
+        raise TickError(f"set must be an object of field paths to values, not {kind_of(sets)}", p)
     try:
         fields = [(jsonpath.parse_relative(k), v) for k, v in sets.items()]
     except PathError as exc:
         raise TickError(f"set: {exc}", p) from None
-    arr = _array(names, t, p, "update elements of")
+    arr = array_at(names, t, p, "update elements of")
     if not arr:
         return
-    saved = names.get("item", _ABSENT)
+    saved = names.get("item", ABSENT)
     try:
-        for i, (element, hit) in enumerate(zip(arr, _where(arr, where, names, p))):
+        for i, (element, hit) in enumerate(zip(arr, where_matches(arr, where, names, p))):
             if not hit:
                 continue
             if not isinstance(element, dict):
-                raise TickError(f"cannot update {t.text}[{i}]: it is {_kind(element)}, "
+                raise TickError(f"cannot update {t.text}[{i}]: it is {kind_of(element)}, "
                                 f"not an object", p)
             names["item"] = element
             # every value sees the element as it was before this update
-            merged = _copy(_object(a, names, p, "merge")) if merge is not _ABSENT else {}
-            values = [(segs, _copy(_val(v, names, p))) for segs, v in fields]
+            merged = deep_copy(object_arg(a, names, p, "merge")) if merge is not ABSENT else {}
+            values = [(segs, deep_copy(value_of(v, names, p))) for segs, v in fields]
             element.update(merged)
             for segs, v in values:
-                _put(arr, i, segs, v, f"{t.text}[{i}]", p)
+                put(arr, i, segs, v, f"{t.text}[{i}]", p)
     finally:
-        _restore(names, "item", saved)
+        restore(names, "item", saved)
 
 
 def _op_upsert(a, names, troot, p):
-    t = _target(a, troot, p)
-    match = _field(a, "match", p)
+    t = target_of(a, troot, p)
+    match = field_arg(a, "match", p)
     mode = a.get("mode", "merge")
     if mode not in UPSERT_MODES:
-        raise TickError(f"mode must be 'merge' or 'replace', not {_show(mode)}", p)
-    v = _object(a, names, p)
+        raise TickError(f"mode must be 'merge' or 'replace', not {show_value(mode)}", p)
+    v = object_arg(a, names, p)
     key = jsonpath.get(v, match)
     if key is MISSING:
-        raise TickError(f"the value has no {_show(a['match'])} field to match on", p)
-    arr = _array(names, t, p, "upsert into")
+        raise TickError(f"the value has no {show_value(a['match'])} field to match on", p)
+    arr = array_at(names, t, p, "upsert into")
     if arr is None:
-        _set(names, t, [_copy(v)], p)
+        write_target(names, t, [deep_copy(v)], p)
         return
     for i, element in enumerate(arr):
-        if isinstance(element, dict) and _eq(jsonpath.get(element, match), key):
+        if isinstance(element, dict) and tick_equal(jsonpath.get(element, match), key):
             if mode == "replace":
-                arr[i] = _copy(v)
+                arr[i] = deep_copy(v)
             else:
-                element.update(_copy(v))
+                element.update(deep_copy(v))
             return
-    arr.append(_copy(v))
+    arr.append(deep_copy(v))
 
 
 def _op_append_unique(a, names, troot, p):
-    t = _target(a, troot, p)
-    v = _val(_need(a, "value", p), names, p)
+    t = target_of(a, troot, p)
+    v = value_of(need(a, "value", p), names, p)
     if "match" in a:
-        match = _field(a, "match", p)
+        match = field_arg(a, "match", p)
         if not isinstance(v, dict):
-            raise TickError(f"value must be an object when match is given, got {_kind(v)}", p)
+            raise TickError(f"value must be an object when match is given, got {kind_of(v)}", p)
         key = jsonpath.get(v, match)
         if key is MISSING:
-            raise TickError(f"the value has no {_show(a['match'])} field to match on", p)
-        def same(e): return isinstance(e, dict) and _eq(jsonpath.get(e, match), key)
+            raise TickError(f"the value has no {show_value(a['match'])} field to match on", p)
+        def same(e): return isinstance(e, dict) and tick_equal(jsonpath.get(e, match), key)
     else:
-        def same(e): return _eq(e, v)
-    arr = _array(names, t, p, "append to")
+        def same(e): return tick_equal(e, v)
+    arr = array_at(names, t, p, "append to")
     if arr is None:
-        _set(names, t, [_copy(v)], p)
+        write_target(names, t, [deep_copy(v)], p)
     elif not any(same(e) for e in arr):
-        arr.append(_copy(v))
+        arr.append(deep_copy(v))
 
 
 def _op_set_at(a, names, troot, p):
-    t = _target(a, troot, p)
-    by_key, sel = _selector(a, names, p)
-    v = _copy(_val(_need(a, "value", p), names, p))
-    _entries(names, t, by_key, sel, p, create=True)[sel] = v
+    t = target_of(a, troot, p)
+    by_key, sel = selector_of(a, names, p)
+    v = deep_copy(value_of(need(a, "value", p), names, p))
+    entries_at(names, t, by_key, sel, p, create=True)[sel] = v
 
 
 def _op_merge_at(a, names, troot, p):
-    t = _target(a, troot, p)
-    by_key, sel = _selector(a, names, p)
-    v = _copy(_object(a, names, p))
-    entries = _entries(names, t, by_key, sel, p, create=True)
+    t = target_of(a, troot, p)
+    by_key, sel = selector_of(a, names, p)
+    v = deep_copy(object_arg(a, names, p))
+    entries = entries_at(names, t, by_key, sel, p, create=True)
     entry = entries.get(sel) if by_key else entries[sel]
     if entry is None:
         entries[sel] = v
@@ -257,13 +257,13 @@ def _op_merge_at(a, names, troot, p):
         entry.update(v)
     else:
         shown = f"{t.text}{jsonpath.step_text(sel)}"
-        raise TickError(f"cannot merge into {shown}: it is {_kind(entry)}, not an object", p)
+        raise TickError(f"cannot merge into {shown}: it is {kind_of(entry)}, not an object", p)
 
 
 def _op_remove_at(a, names, troot, p):
-    t = _target(a, troot, p)
-    by_key, sel = _selector(a, names, p)
-    entries = _entries(names, t, by_key, sel, p, create=False)
+    t = target_of(a, troot, p)
+    by_key, sel = selector_of(a, names, p)
+    entries = entries_at(names, t, by_key, sel, p, create=False)
     if entries is None:
         return
     if by_key:
@@ -273,40 +273,40 @@ def _op_remove_at(a, names, troot, p):
 
 
 def _op_increment_at(a, names, troot, p):
-    t = _target(a, troot, p)
-    by_key, sel = _selector(a, names, p)
-    by = _number(a, names, p)
-    entries = _entries(names, t, by_key, sel, p, create=True)
+    t = target_of(a, troot, p)
+    by_key, sel = selector_of(a, names, p)
+    by = number_arg(a, names, p)
+    entries = entries_at(names, t, by_key, sel, p, create=True)
     entry = entries.get(sel) if by_key else entries[sel]
     if entry is None:
         entry = 0
-    elif not _is_num(entry):
+    elif not is_num(entry):
         shown = f"{t.text}{jsonpath.step_text(sel)}"
-        raise TickError(f"cannot increment {shown}: it is {_kind(entry)}, not a number", p)
-    entries[sel] = _arith(entry, by, 1, p)
+        raise TickError(f"cannot increment {shown}: it is {kind_of(entry)}, not a number", p)
+    entries[sel] = arith(entry, by, 1, p)
 
 
 def _op_conditional(a, names, troot, p):
-    then = _need(a, "then", p)
-    if _pred(_need(a, "if", p), names, p + ".if"):
+    then = need(a, "then", p)
+    if predicate_holds(need(a, "if", p), names, p + ".if"):
         _run(then, names, troot, p + ".then")
     elif "else" in a:
         _run(a["else"], names, troot, p + ".else")
 
 
 def _op_let(a, names, troot, p):
-    name = _need(a, "name", p)
-    if not isinstance(name, str) or not _LET_NAME_RE.fullmatch(name) or name in ROOTS:
+    name = need(a, "name", p)
+    if not isinstance(name, str) or not LET_NAME_RE.fullmatch(name) or name in ROOTS:
         raise TickError(f"name must be an identifier other than {', '.join(ROOTS)}, "
-                        f"not {_show(name)}", p)
-    value = _copy(_val(_need(a, "value", p), names, p))
-    body = _need(a, "in", p)
-    saved = names.get(name, _ABSENT)
+                        f"not {show_value(name)}", p)
+    value = deep_copy(value_of(need(a, "value", p), names, p))
+    body = need(a, "in", p)
+    saved = names.get(name, ABSENT)
     names[name] = value
     try:
         _run(body, names, troot, p + ".in")
     finally:
-        _restore(names, name, saved)
+        restore(names, name, saved)
 
 
 _RUNNERS = {
@@ -322,7 +322,7 @@ assert tuple(_RUNNERS) == OPERATIONS
 
 def _run(ops: Any, names: dict, troot: str, path: str) -> None:
     if not isinstance(ops, list):
-        raise TickError(f"must be an array of operations, not {_kind(ops)}", path)
+        raise TickError(f"must be an array of operations, not {kind_of(ops)}", path)
     for i, op in enumerate(ops):
         if not isinstance(op, dict) or len(op) != 1:
             raise TickError("an operation must be an object with exactly one key, its name",
@@ -330,10 +330,10 @@ def _run(ops: Any, names: dict, troot: str, path: str) -> None:
         (name, args), = op.items()
         run = _RUNNERS.get(name)
         if run is None:
-            raise TickError(f"unknown operation {_show(name)}", f"{path}[{i}]")
+            raise TickError(f"unknown operation {show_value(name)}", f"{path}[{i}]")
         p = f"{path}[{i}].{name}"
         if not isinstance(args, dict):
-            raise TickError(f"the arguments must be an object, not {_kind(args)}", p)
+            raise TickError(f"the arguments must be an object, not {kind_of(args)}", p)
         if not _ALLOWED[name].issuperset(args):
             extra = sorted(str(k) for k in args if k not in _ALLOWED[name])
             raise TickError(f"unknown argument(s) {', '.join(extra)}", p)
@@ -355,9 +355,9 @@ def _start(state: Any) -> dict:
     if state is None:
         return {}
     if not isinstance(state, dict):
-        raise TickError(f"the state must be an object, not {_kind(state)}")
+        raise TickError(f"the state must be an object, not {kind_of(state)}")
     try:
-        return _copy(state)
+        return deep_copy(state)
     except RecursionError:
         raise TickError("the state is nested too deeply") from None
 

@@ -11,14 +11,14 @@ from typing import Any, NamedTuple
 from chalicelib.domain import jsonpath
 from chalicelib.domain.jsonpath import MISSING, PathError
 from chalicelib.domain.ticks.values import (
-    _ABSENT,
+    ABSENT,
     TickError,
-    _is_num,
-    _kind,
-    _pred,
-    _restore,
-    _show,
-    _val,
+    is_num,
+    kind_of,
+    predicate_holds,
+    restore,
+    show_value,
+    value_of,
 )
 
 # --- writing into documents --------------------------------------------------------------
@@ -27,7 +27,7 @@ def _shown(prefix: str, segs, depth: int | None = None) -> str:
     return prefix + "".join(jsonpath.step_text(s) for s in segs[:depth])
 
 
-def _put(holder: Any, key: Any, segs: tuple, value: Any, prefix: str, p: str) -> None:
+def put(holder: Any, key: Any, segs: tuple, value: Any, prefix: str, p: str) -> None:
     """Write value at holder[key] then segs, creating missing or null objects on the way.
 
     holder[key] is the base document (names[root], or an array element); prefix is how
@@ -41,10 +41,10 @@ def _put(holder: Any, key: Any, segs: tuple, value: Any, prefix: str, p: str) ->
                 cur = cont[k] = {}
             elif not isinstance(cur, dict):
                 raise TickError(f"cannot write {_shown(prefix, segs)}: {_shown(prefix, segs, depth)}"
-                                f" is {_kind(cur)}, not an object", p)
+                                f" is {kind_of(cur)}, not an object", p)
         elif not isinstance(cur, list):
             raise TickError(f"cannot write {_shown(prefix, segs)}: {_shown(prefix, segs, depth)}"
-                            f" is {_kind(cur)}, not an array", p)
+                            f" is {kind_of(cur)}, not an array", p)
         elif seg >= len(cur):
             raise TickError(f"cannot write {_shown(prefix, segs)}: index {seg} is out of range "
                             f"(the array has {len(cur)} elements)", p)
@@ -58,51 +58,51 @@ class _Target(NamedTuple):
     text: str
 
 
-def _target(args: dict, troot: str, p: str) -> _Target:
-    text = args.get("target", _ABSENT)
-    if text is _ABSENT:
+def target_of(args: dict, troot: str, p: str) -> _Target:
+    text = args.get("target", ABSENT)
+    if text is ABSENT:
         raise TickError("missing argument 'target'", p)
     try:
         root, segs = jsonpath.parse(text)
     except PathError as exc:
         raise TickError(f"target: {exc}", p) from None
     if root != troot:
-        raise TickError(f"target must be a path under $.{troot}, not {_show(text)}", p)
+        raise TickError(f"target must be a path under $.{troot}, not {show_value(text)}", p)
     return _Target(root, segs, text)
 
 
-def _get(names: dict, t: _Target) -> Any:
+def read_target(names: dict, t: _Target) -> Any:
     return jsonpath.get(names[t.root], t.segs)
 
 
-def _set(names: dict, t: _Target, value: Any, p: str) -> None:
+def write_target(names: dict, t: _Target, value: Any, p: str) -> None:
     if not t.segs and t.root == "state" and not isinstance(value, dict):
-        raise TickError(f"the state must stay an object; cannot set it to {_kind(value)}", p)
-    _put(names, t.root, t.segs, value, "$." + t.root, p)
+        raise TickError(f"the state must stay an object; cannot set it to {kind_of(value)}", p)
+    put(names, t.root, t.segs, value, "$." + t.root, p)
 
 
-def _need(args: dict, name: str, p: str) -> Any:
-    value = args.get(name, _ABSENT)
-    if value is _ABSENT:
-        raise TickError(f"missing argument {_show(name)}", p)
+def need(args: dict, name: str, p: str) -> Any:
+    value = args.get(name, ABSENT)
+    if value is ABSENT:
+        raise TickError(f"missing argument {show_value(name)}", p)
     return value
 
 
-def _object(args: dict, names: dict, p: str, what: str = "value") -> dict:
-    v = _val(_need(args, what, p), names, p)
+def object_arg(args: dict, names: dict, p: str, what: str = "value") -> dict:
+    v = value_of(need(args, what, p), names, p)
     if not isinstance(v, dict):
-        raise TickError(f"{what} must be an object, got {_kind(v)}", p)
+        raise TickError(f"{what} must be an object, got {kind_of(v)}", p)
     return v
 
 
-def _number(args: dict, names: dict, p: str) -> int | float:
-    by = _val(args.get("by", 1), names, p)
-    if not _is_num(by):
-        raise TickError(f"by must be a number, got {_kind(by)}", p)
+def number_arg(args: dict, names: dict, p: str) -> int | float:
+    by = value_of(args.get("by", 1), names, p)
+    if not is_num(by):
+        raise TickError(f"by must be a number, got {kind_of(by)}", p)
     return by
 
 
-def _arith(a, b, sign: int, p: str) -> int | float:
+def arith(a, b, sign: int, p: str) -> int | float:
     try:
         result = a + b if sign > 0 else a - b
     except OverflowError:
@@ -112,75 +112,75 @@ def _arith(a, b, sign: int, p: str) -> int | float:
     return result
 
 
-def _array(names: dict, t: _Target, p: str, verb: str) -> list | None:
+def array_at(names: dict, t: _Target, p: str, verb: str) -> list | None:
     """The target's array, or None when it is missing or null."""
-    cur = _get(names, t)
+    cur = read_target(names, t)
     if cur is MISSING or cur is None:
         return None
     if not isinstance(cur, list):
-        raise TickError(f"cannot {verb} {t.text}: it is {_kind(cur)}, not an array", p)
+        raise TickError(f"cannot {verb} {t.text}: it is {kind_of(cur)}, not an array", p)
     return cur
 
 
-def _where(arr: list, where: Any, names: dict, p: str) -> list[bool]:
-    saved = names.get("item", _ABSENT)
+def where_matches(arr: list, where: Any, names: dict, p: str) -> list[bool]:
+    saved = names.get("item", ABSENT)
     try:
         out = []
         for element in arr:
             names["item"] = element
-            out.append(_pred(where, names, p + ".where"))
+            out.append(predicate_holds(where, names, p + ".where"))
         return out
     finally:
-        _restore(names, "item", saved)
+        restore(names, "item", saved)
 
 
-def _field(args: dict, name: str, p: str) -> tuple:
+def field_arg(args: dict, name: str, p: str) -> tuple:
     try:
-        return jsonpath.parse_relative(_need(args, name, p))
+        return jsonpath.parse_relative(need(args, name, p))
     except PathError as exc:
         raise TickError(f"{name}: {exc}", p) from None
 
 
-def _selector(a: dict, names: dict, p: str) -> tuple[bool, Any]:
+def selector_of(a: dict, names: dict, p: str) -> tuple[bool, Any]:
     """(True, key) or (False, index)."""
     if ("key" in a) == ("index" in a):
         raise TickError("needs exactly one of key (an object's entry) or index (an array's "
                         "element)", p)
     if "key" in a:
-        k = _val(a["key"], names, p)
-        if _is_num(k) and isinstance(k, int):
+        k = value_of(a["key"], names, p)
+        if is_num(k) and isinstance(k, int):
             try:
                 k = str(k)
             except ValueError:
                 raise TickError("key is too large an integer", p) from None
         if not isinstance(k, str):
-            raise TickError(f"key must be a string (or an integer), got {_kind(k)}", p)
+            raise TickError(f"key must be a string (or an integer), got {kind_of(k)}", p)
         return True, k
-    i = _val(a["index"], names, p)
-    if not (_is_num(i) and isinstance(i, int)) or i < 0:
-        raise TickError(f"index must be a non-negative integer, got {_kind(i)}"
-                        + (f" {_show(i)}" if _is_num(i) else ""), p)
+    i = value_of(a["index"], names, p)
+    if not (is_num(i) and isinstance(i, int)) or i < 0:
+        raise TickError(f"index must be a non-negative integer, got {kind_of(i)}"
+                        + (f" {show_value(i)}" if is_num(i) else ""), p)
     return False, i
 
 
-def _entries(names: dict, t: _Target, by_key: bool, sel: Any, p: str, create: bool):
+def entries_at(names: dict, t: _Target, by_key: bool, sel: Any, p: str, create: bool):
     """The object (by_key) or array holding the selected entry; None if absent and not
     created. An index must be in range."""
-    cur = _get(names, t)
+    cur = read_target(names, t)
     if by_key:
         if cur is MISSING or cur is None:
             if not create:
                 return None
             cur = {}
-            _set(names, t, cur, p)
+            write_target(names, t, cur, p)
         elif not isinstance(cur, dict):
-            raise TickError(f"cannot select key {_show(sel)} of {t.text}: it is {_kind(cur)}, not an "
+            raise TickError(f"cannot select key {show_value(sel)} of {t.text}: it is {kind_of(cur)}, not an "
                             f"object", p)
         return cur
     if (cur is MISSING or cur is None) and not create:
         return None
     if not isinstance(cur, list):
-        raise TickError(f"cannot select index {sel} of {t.text}: it is {_kind(cur)}, not an "
+        raise TickError(f"cannot select index {sel} of {t.text}: it is {kind_of(cur)}, not an "
                         f"array", p)
     if sel >= len(cur) and create:
         raise TickError(f"index {sel} is out of range: {t.text} has {len(cur)} elements", p)

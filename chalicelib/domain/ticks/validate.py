@@ -18,14 +18,14 @@ from chalicelib.domain.ticks.operations import (
     UPSERT_MODES,
 )
 from chalicelib.domain.ticks.values import (
-    _ABSENT,
-    _LET_NAME_RE,
+    ABSENT,
+    LET_NAME_RE,
     PREDICATES,
     ROOTS,
-    _is_num,
-    _kind,
-    _show,
-    _unknown_root,
+    is_num,
+    kind_of,
+    show_value,
+    unknown_root,
 )
 
 MAX_NESTING = 32  # operation lists and predicates inside each other
@@ -57,7 +57,7 @@ class _Checker:
 
     def ops(self, ops: Any, path: str, ctx: _Ctx) -> None:
         if not isinstance(ops, list):
-            self.add(path, f"must be an array of tick operations, not {_kind(ops)}")
+            self.add(path, f"must be an array of tick operations, not {kind_of(ops)}")
             return
         if ctx.depth > MAX_NESTING:
             self.add(path, f"operations are nested more than {MAX_NESTING} levels deep")
@@ -69,26 +69,26 @@ class _Checker:
     def op(self, op: Any, path: str, ctx: _Ctx) -> None:
         if not isinstance(op, dict) or len(op) != 1:
             got = (f" (it has {len(op)} keys: {', '.join(sorted(map(str, op)))})"
-                   if isinstance(op, dict) and op else f" (got {_kind(op)})")
+                   if isinstance(op, dict) and op else f" (got {kind_of(op)})")
             self.add(path, "an operation must be an object with exactly one key, the "
                            "operation's name" + got)
             return
         (name, args), = op.items()
         if name not in SIGNATURES:
-            self.add(_key(path, name), f"unknown operation {_show(name)}; the operations are "
+            self.add(_key(path, name), f"unknown operation {show_value(name)}; the operations are "
                                        f"{', '.join(OPERATIONS)}")
             return
         p = f"{path}.{name}"
         if not isinstance(args, dict):
-            self.add(p, f"the arguments of {name} must be an object, not {_kind(args)}")
+            self.add(p, f"the arguments of {name} must be an object, not {kind_of(args)}")
             return
         required, optional = SIGNATURES[name]
         for arg in required:
             if arg not in args:
-                self.add(_key(p, arg), f"{name} needs the argument {_show(arg)}")
+                self.add(_key(p, arg), f"{name} needs the argument {show_value(arg)}")
         for arg in args:
             if arg not in required and arg not in optional:
-                self.add(_key(p, arg), f"unknown argument {_show(arg)}; {name} takes "
+                self.add(_key(p, arg), f"unknown argument {show_value(arg)}; {name} takes "
                                        f"{_describe(name)}")
         getattr(self, "op_" + name)(args, p, ctx)
 
@@ -98,7 +98,7 @@ class _Checker:
             return None
         text, q = a["target"], p + ".target"
         if not isinstance(text, str):
-            self.add(q, f"target must be a path like $.{ctx.troot}.field, not {_kind(text)}")
+            self.add(q, f"target must be a path like $.{ctx.troot}.field, not {kind_of(text)}")
             return None
         try:
             root, segs = jsonpath.parse(text)
@@ -108,7 +108,7 @@ class _Checker:
         if root != ctx.troot:
             where = (" (operations in map.apply change the element, $.item)"
                      if ctx.troot == "item" else "")
-            self.add(q, f"target must be a path under $.{ctx.troot}, not {_show(text)}{where}")
+            self.add(q, f"target must be a path under $.{ctx.troot}, not {show_value(text)}{where}")
             return None
         if not segs:
             if ctx.troot == "state" and op not in STATE_ROOT_OPS:
@@ -186,7 +186,7 @@ class _Checker:
         if "value" in a:
             self.object_value(a["value"], p + ".value", ctx, "the value upserted")
         if "mode" in a and a["mode"] not in UPSERT_MODES:
-            self.add(p + ".mode", f"mode must be 'merge' or 'replace', not {_show(a['mode'])}")
+            self.add(p + ".mode", f"mode must be 'merge' or 'replace', not {show_value(a['mode'])}")
 
     def op_append_unique(self, a, p, ctx):
         self.target(a, p, ctx, "append_unique")
@@ -236,11 +236,11 @@ class _Checker:
             self.ops(a["else"], p + ".else", ctx)
 
     def op_let(self, a, p, ctx):
-        name = a.get("name", _ABSENT)
-        ok = isinstance(name, str) and _LET_NAME_RE.fullmatch(name) and name not in ROOTS
-        if name is not _ABSENT and not ok:
+        name = a.get("name", ABSENT)
+        ok = isinstance(name, str) and LET_NAME_RE.fullmatch(name) and name not in ROOTS
+        if name is not ABSENT and not ok:
             self.add(p + ".name", f"name must be an identifier ([A-Za-z_][A-Za-z0-9_]*) other "
-                                  f"than {', '.join(ROOTS)}, not {_show(name)}")
+                                  f"than {', '.join(ROOTS)}, not {show_value(name)}")
         if "value" in a:
             self.value(a["value"], p + ".value", ctx)
         if "in" in a:
@@ -260,9 +260,9 @@ class _Checker:
             return
         if root == "item":
             if not ctx.item:
-                self.add(p, f"{_show(text)}: {_unknown_root('item')}")
+                self.add(p, f"{show_value(text)}: {unknown_root('item')}")
             return
-        self.add(p, f"{_show(text)}: {_unknown_root(root)}")
+        self.add(p, f"{show_value(text)}: {unknown_root(root)}")
 
     def value(self, v: Any, p: str, ctx: _Ctx, depth: int = 0) -> None:
         if depth > 64:
@@ -275,7 +275,7 @@ class _Checker:
         elif isinstance(v, dict):
             for k, x in v.items():
                 if not isinstance(k, str):
-                    self.add(p, f"object keys must be strings, not {_kind(k)}")
+                    self.add(p, f"object keys must be strings, not {kind_of(k)}")
                 self.value(x, _key(p, k), ctx, depth + 1)
         elif isinstance(v, list):
             for i, x in enumerate(v):
@@ -290,7 +290,7 @@ class _Checker:
         elif isinstance(v, dict):
             for k, x in v.items():
                 if not isinstance(k, str):
-                    self.add(p, f"object keys must be strings, not {_kind(k)}")
+                    self.add(p, f"object keys must be strings, not {kind_of(k)}")
                 self.json(x, _key(p, k), depth + 1)
         elif isinstance(v, list):
             for i, x in enumerate(v):
@@ -306,14 +306,14 @@ class _Checker:
             self.value(v, p, ctx)
         literal = v["literal"] if _is_literal_wrapper(v) else v
         if not isinstance(literal, dict) and not jsonpath.is_path(v):
-            self.add(p, f"{what} must be an object (or a path to one), not {_kind(literal)}")
+            self.add(p, f"{what} must be an object (or a path to one), not {kind_of(literal)}")
 
     def number_value(self, v, p, ctx):
         literal = v["literal"] if _is_literal_wrapper(v) else v
         if jsonpath.is_path(v):
             self.read_path(v, p, ctx)
-        elif not _is_num(literal):
-            self.add(p, f"must be a number (or a path to one), not {_kind(literal)}")
+        elif not is_num(literal):
+            self.add(p, f"must be a number (or a path to one), not {kind_of(literal)}")
         elif isinstance(literal, float) and not math.isfinite(literal):
             self.add(p, "numbers must be finite")
 
@@ -321,17 +321,17 @@ class _Checker:
         literal = v["literal"] if _is_literal_wrapper(v) else v
         if jsonpath.is_path(v):
             self.read_path(v, p, ctx)
-        elif not (isinstance(literal, str) or _is_num(literal) and isinstance(literal, int)):
+        elif not (isinstance(literal, str) or is_num(literal) and isinstance(literal, int)):
             self.add(p, f"key must be a string, an integer or a path to one, not "
-                        f"{_kind(literal)}")
+                        f"{kind_of(literal)}")
 
     def index_value(self, v, p, ctx):
         literal = v["literal"] if _is_literal_wrapper(v) else v
         if jsonpath.is_path(v):
             self.read_path(v, p, ctx)
-        elif not (_is_num(literal) and isinstance(literal, int) and literal >= 0):
+        elif not (is_num(literal) and isinstance(literal, int) and literal >= 0):
             self.add(p, f"index must be a non-negative integer or a path to one, not "
-                        f"{_show(literal)}")
+                        f"{show_value(literal)}")
 
     def field(self, v, p):
         try:
@@ -348,13 +348,13 @@ class _Checker:
         ctx = ctx._replace(depth=ctx.depth + 1)
         if not isinstance(pred, dict) or len(pred) != 1:
             self.add(p, f"a predicate must be an object with exactly one key, one of "
-                        f"{', '.join(PREDICATES)} (got {_kind(pred)}"
+                        f"{', '.join(PREDICATES)} (got {kind_of(pred)}"
                         + (f" with {len(pred)} keys)" if isinstance(pred, dict) else ")"))
             return
         (name, arg), = pred.items()
         q = _key(p, name)
         if name not in PREDICATES:
-            self.add(q, f"unknown predicate {_show(name)}; the predicates are "
+            self.add(q, f"unknown predicate {show_value(name)}; the predicates are "
                         f"{', '.join(PREDICATES)}")
         elif name in ("and", "or"):
             if not isinstance(arg, list) or not arg:
@@ -368,7 +368,7 @@ class _Checker:
             if jsonpath.is_path(arg):
                 self.read_path(arg, q, ctx)
             else:
-                self.add(q, f"exists takes a path like $.state.owner, not {_show(arg)}")
+                self.add(q, f"exists takes a path like $.state.owner, not {show_value(arg)}")
         elif not isinstance(arg, list) or len(arg) != 2:
             self.add(q, f"{name} takes an array of two values, [left, right]")
         else:
@@ -378,14 +378,14 @@ class _Checker:
                 right = arg[1]["literal"] if _is_literal_wrapper(arg[1]) else arg[1]
                 if not isinstance(right, list) and not jsonpath.is_path(arg[1]):
                     self.add(q + "[1]", f"{name} needs an array (or a path to one) on the "
-                                        f"right, not {_kind(right)}")
+                                        f"right, not {kind_of(right)}")
             elif name in ("gt", "gte", "lt", "lte"):
                 for i, side in enumerate(arg):
                     literal = side["literal"] if _is_literal_wrapper(side) else side
                     if not jsonpath.is_path(side) and not (
-                            _is_num(literal) or isinstance(literal, str)):
+                            is_num(literal) or isinstance(literal, str)):
                         self.add(f"{q}[{i}]", f"{name} compares numbers or strings, not "
-                                              f"{_kind(literal)}")
+                                              f"{kind_of(literal)}")
 
 
 def _describe(op: str) -> str:

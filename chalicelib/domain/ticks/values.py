@@ -17,8 +17,8 @@ PREDICATES = ("equals", "not_equals", "gt", "gte", "lt", "lte", "in", "not_in", 
               "and", "or", "not")
 ROOTS = ("data", "metadata", "state", "item")  # never let names
 
-_LET_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_ABSENT = object()
+LET_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+ABSENT = object()
 
 
 class TickError(Exception):
@@ -36,7 +36,7 @@ class TickError(Exception):
 
 # --- JSON helpers ------------------------------------------------------------------------
 
-def _kind(v: Any) -> str:
+def kind_of(v: Any) -> str:
     if v is MISSING:
         return "missing"
     if v is None:
@@ -54,7 +54,7 @@ def _kind(v: Any) -> str:
     return f"a {type(v).__name__}"
 
 
-def _show(v: Any) -> str:
+def show_value(v: Any) -> str:
     """repr for messages, shortened; never raises (huge ints have no repr in 3.11+)."""
     try:
         text = repr(v)
@@ -63,34 +63,34 @@ def _show(v: Any) -> str:
     return text if len(text) <= 200 else text[:197] + "..."
 
 
-def _is_num(v: Any) -> bool:
+def is_num(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
-def _copy(v: Any) -> Any:
+def deep_copy(v: Any) -> Any:
     """Deep copy of JSON data (tuples become lists); scalars are shared."""
     if isinstance(v, dict):
-        return {k: _copy(x) for k, x in v.items()}
+        return {k: deep_copy(x) for k, x in v.items()}
     if isinstance(v, (list, tuple)):
-        return [_copy(x) for x in v]
+        return [deep_copy(x) for x in v]
     return v
 
 
-def _eq(a: Any, b: Any) -> bool:
+def tick_equal(a: Any, b: Any) -> bool:
     """JSON equality: 1 == 1.0 but true != 1; containers compared deeply."""
     if isinstance(a, bool) or isinstance(b, bool):
         return isinstance(a, bool) and isinstance(b, bool) and a == b
-    if _is_num(a) and _is_num(b):
+    if is_num(a) and is_num(b):
         return a == b
     if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(_eq(x, b[k]) for k, x in a.items())
+        return a.keys() == b.keys() and all(tick_equal(x, b[k]) for k, x in a.items())
     if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(_eq(x, y) for x, y in zip(a, b))
+        return len(a) == len(b) and all(tick_equal(x, y) for x, y in zip(a, b))
     return type(a) is type(b) and a == b
 
 
-def _restore(names: dict, name: str, saved: Any) -> None:
-    if saved is _ABSENT:
+def restore(names: dict, name: str, saved: Any) -> None:
+    if saved is ABSENT:
         names.pop(name, None)
     else:
         names[name] = saved
@@ -100,7 +100,7 @@ def _restore(names: dict, name: str, saved: Any) -> None:
 # `names` maps every root a path may read (data, metadata, state, item, let names) to its
 # value; operations change the state (and, in map.apply, the item) through it.
 
-def _unknown_root(root: str) -> str:
+def unknown_root(root: str) -> str:
     if root == "item":
         return "$.item (the array element) exists only inside where and map.apply"
     return f"$.{root} is not data, metadata, state or a let binding in scope"
@@ -111,9 +111,9 @@ def _read(text: str, names: dict, p: str) -> Any:
         root, segs = jsonpath.parse(text)
     except PathError as exc:
         raise TickError(str(exc), p) from None
-    base = names.get(root, _ABSENT)
-    if base is _ABSENT:
-        raise TickError(_unknown_root(root), p)
+    base = names.get(root, ABSENT)
+    if base is ABSENT:
+        raise TickError(unknown_root(root), p)
     return jsonpath.get(base, segs)
 
 
@@ -135,31 +135,31 @@ def _resolve(value: Any, names: dict, p: str) -> Any:
     return value
 
 
-def _val(value: Any, names: dict, p: str) -> Any:
+def value_of(value: Any, names: dict, p: str) -> Any:
     v = _resolve(value, names, p)
     return None if v is MISSING else v
 
 
-def _pred(pred: Any, names: dict, p: str) -> bool:
+def predicate_holds(pred: Any, names: dict, p: str) -> bool:
     if not isinstance(pred, dict) or len(pred) != 1:
         raise TickError("a predicate must be an object with exactly one key, its name", p)
     (name, arg), = pred.items()
     run = _PREDICATE_RUNNERS.get(name)
     if run is None:
-        raise TickError(f"unknown predicate {_show(name)}", p)
+        raise TickError(f"unknown predicate {show_value(name)}", p)
     return run(arg, names, f"{p}.{name}")
 
 
 def _pair(arg: Any, names: dict, p: str) -> tuple[Any, Any]:
     if not isinstance(arg, list) or len(arg) != 2:
         raise TickError("takes an array of two values, [left, right]", p)
-    return _val(arg[0], names, p), _val(arg[1], names, p)
+    return value_of(arg[0], names, p), value_of(arg[1], names, p)
 
 
 def _order(compare):
     def run(arg, names, p):
         a, b = _pair(arg, names, p)
-        if _is_num(a) and _is_num(b) or isinstance(a, str) and isinstance(b, str):
+        if is_num(a) and is_num(b) or isinstance(a, str) and isinstance(b, str):
             return compare(a, b)
         return False
     return run
@@ -167,7 +167,7 @@ def _order(compare):
 
 def _in(arg, names, p) -> bool:
     a, container = _pair(arg, names, p)
-    return isinstance(container, list) and any(_eq(a, x) for x in container)
+    return isinstance(container, list) and any(tick_equal(a, x) for x in container)
 
 
 def _exists(arg, names, p) -> bool:
@@ -184,16 +184,16 @@ def _predicates(arg, names, p) -> list:
 
 
 def _and(arg, names, p) -> bool:
-    return all(_pred(x, names, f"{p}[{i}]") for i, x in enumerate(_predicates(arg, names, p)))
+    return all(predicate_holds(x, names, f"{p}[{i}]") for i, x in enumerate(_predicates(arg, names, p)))
 
 
 def _or(arg, names, p) -> bool:
-    return any(_pred(x, names, f"{p}[{i}]") for i, x in enumerate(_predicates(arg, names, p)))
+    return any(predicate_holds(x, names, f"{p}[{i}]") for i, x in enumerate(_predicates(arg, names, p)))
 
 
 _PREDICATE_RUNNERS = {
-    "equals": lambda arg, names, p: _eq(*_pair(arg, names, p)),
-    "not_equals": lambda arg, names, p: not _eq(*_pair(arg, names, p)),
+    "equals": lambda arg, names, p: tick_equal(*_pair(arg, names, p)),
+    "not_equals": lambda arg, names, p: not tick_equal(*_pair(arg, names, p)),
     "gt": _order(operator.gt),
     "gte": _order(operator.ge),
     "lt": _order(operator.lt),
@@ -203,7 +203,7 @@ _PREDICATE_RUNNERS = {
     "exists": _exists,
     "and": _and,
     "or": _or,
-    "not": lambda arg, names, p: not _pred(arg, names, p),
+    "not": lambda arg, names, p: not predicate_holds(arg, names, p),
 }
 assert tuple(_PREDICATE_RUNNERS) == PREDICATES
 
@@ -214,7 +214,7 @@ def _names(scope: Mapping | None) -> dict:
     names = {"data": MISSING, "metadata": MISSING, "state": MISSING}
     if scope is not None:
         if not isinstance(scope, Mapping):
-            raise TickError(f"the scope must be a mapping of names to values, not {_kind(scope)}")
+            raise TickError(f"the scope must be a mapping of names to values, not {kind_of(scope)}")
         names.update(scope)
     return names
 
@@ -224,7 +224,7 @@ def resolve(value: Any, scope: Mapping | None = None) -> Any:
     let names}; absent roots read as missing). A copy: changing it changes no input.
     A path that is absent gives None (and is left out of template objects)."""
     try:
-        return _copy(_val(value, _names(scope), ""))
+        return deep_copy(value_of(value, _names(scope), ""))
     except RecursionError:
         raise TickError("the value is nested too deeply") from None
 
@@ -232,6 +232,6 @@ def resolve(value: Any, scope: Mapping | None = None) -> Any:
 def evaluate_predicate(pred: Any, scope: Mapping | None = None) -> bool:
     """Whether a predicate holds in `scope` (see resolve)."""
     try:
-        return _pred(pred, _names(scope), "")
+        return predicate_holds(pred, _names(scope), "")
     except RecursionError:
         raise TickError("the predicate is nested too deeply") from None

@@ -8,6 +8,15 @@ from __future__ import annotations
 from chalice import Blueprint
 
 from chalicelib.http.routing import route
+from chalicelib.http.schemas import (
+    BOOLEAN,
+    ENVIRONMENT,
+    ISO_TIME,
+    STRING,
+    array,
+    nullable,
+    obj,
+)
 from chalicelib.http.surfaces import OPS, where
 from chalicelib.platform.backups import service as backups
 from chalicelib.store.instances import load_instance
@@ -16,37 +25,66 @@ bp = Blueprint(__name__)
 
 TAGS = ("ops",)
 
+_COUNT = {"type": "integer", "minimum": 0}
+BACKUP_ANSWER = obj({
+    "id": {"type": "string", "pattern": "^bk_[0-9]{13}[0-9a-f]{12}$"},
+    "instance_id": STRING, "environment": ENVIRONMENT,
+    "status": {"type": "string", "enum": ["pending", "running", "completed", "failed"]},
+    "requested_at": ISO_TIME,
+    "requested_by": {**STRING, "description": "the admin, or system:scheduler"},
+    "started_at": nullable(ISO_TIME), "completed_at": nullable(ISO_TIME),
+    "events": nullable(_COUNT), "size": nullable({**_COUNT, "description": "bytes"}),
+    "sha256": nullable({"type": "string", "pattern": "^[0-9a-f]{64}$"}),
+    "s3_key": STRING,
+    "offsite_status": nullable({"type": "string", "enum": ["completed", "failed"]}),
+    "error": nullable({**STRING, "description": "why the backup failed"}),
+})
+BACKUP_JOB_ANSWER = obj({"job_id": STRING, "status_url": STRING, "backup": BACKUP_ANSWER})
+BACKUP_LIST_ANSWER = obj({"backups": array(BACKUP_ANSWER)})
+BACKUP_DELETED_ANSWER = obj({"deleted": {"const": True}, "backup": BACKUP_ANSWER})
+_SETTINGS_FIELDS = backups.SETTINGS_BODY["properties"]
+BACKUP_SETTINGS_ANSWER = obj({
+    "enabled": BOOLEAN,
+    "interval_hours": _SETTINGS_FIELDS["interval_hours"],
+    "retain": _SETTINGS_FIELDS["retain"],
+    "offsite": nullable(obj({"bucket": {"type": "string", "pattern": backups.BUCKET_NAME},
+                             "prefix": STRING})),
+})
+
 
 @route(bp, OPS + "/backups", "POST", summary="Request a backup (runs as a job)",
-       permission="manage_ops", audit="backup_requested", status=202, tags=TAGS)
+       permission="manage_ops", response=BACKUP_JOB_ANSWER, audit="backup_requested",
+       status=202, tags=TAGS)
 def request_backup(ctx, **params):
     instance_id, env = where(ctx, params)
     return backups.request_job(ctx.act, instance_id, env)
 
 
 @route(bp, OPS + "/backups", "GET", summary="List backups, newest first",
-       permission="manage_ops", tags=TAGS)
+       permission="manage_ops", response=BACKUP_LIST_ANSWER, tags=TAGS)
 def list_backups(ctx, **params):
     instance_id, env = where(ctx, params)
     return {"backups": [backups.describe(b) for b in backups.list_all(instance_id, env)]}
 
 
 @route(bp, OPS + "/backups/{backup_id}", "GET", summary="A backup's record (its status)",
-       permission="manage_ops", tags=TAGS)
+       permission="manage_ops", response=BACKUP_ANSWER, tags=TAGS)
 def get_backup(ctx, **params):
     instance_id, env = where(ctx, params)
     return backups.describe(backups.get(instance_id, env, params["backup_id"]))
 
 
 @route(bp, OPS + "/backups/{backup_id}", "DELETE", summary="Delete a backup (object and record)",
-       permission="manage_ops", audit="backup_deleted", tags=TAGS)
+       permission="manage_ops", response=BACKUP_DELETED_ANSWER, audit="backup_deleted",
+       tags=TAGS)
 def delete_backup(ctx, **params):
     instance_id, env = where(ctx, params)
     return backups.delete(instance_id, env, params["backup_id"])
 
 
 @route(bp, "/api/instances/{instance_id}/backup_settings", "GET",
-       summary="The instance's backup settings", permission="manage_ops", tags=TAGS)
+       summary="The instance's backup settings", permission="manage_ops",
+       response=BACKUP_SETTINGS_ANSWER, tags=TAGS)
 def get_backup_settings(ctx, instance_id):
     load_instance(instance_id)
     return backups.settings_of(instance_id)
@@ -55,7 +93,7 @@ def get_backup_settings(ctx, instance_id):
 @route(bp, "/api/instances/{instance_id}/backup_settings", "PUT",
        summary="Update backup settings (fields given replace the current ones)",
        permission="manage_ops", audit="backup_settings_updated", body=backups.SETTINGS_BODY,
-       tags=TAGS)
+       response=BACKUP_SETTINGS_ANSWER, tags=TAGS)
 def put_backup_settings(ctx, instance_id):
     load_instance(instance_id)
     return backups.put_settings(ctx.act, instance_id, ctx.body)

@@ -33,7 +33,6 @@ from chalicelib.core.errors import AppError
 from chalicelib.identity import audit
 from chalicelib.store import aws
 from chalicelib.store import event_log as export
-from chalicelib.store.base import transact_write
 from chalicelib.store.buckets import bucket_name
 from chalicelib.store.conditions import delete_if, update_if
 from chalicelib.store.keys import scope_key
@@ -103,9 +102,7 @@ def request_job(act: audit.Act, instance_id: str, env: str) -> tuple[dict, audit
     the answer is the long job's {job_id, status_url} with the record."""
     item = _new(instance_id, env, act.actor.subject)
     note = audit.Note(f"{instance_id}/{env}/{item.id}", {"backup_id": item.id})
-    with transact_write() as tx:
-        tx.save(item, condition=Backup.id.does_not_exist())
-        act.put(tx, note)
+    act.commit(note, lambda tx: tx.save(item, condition=Backup.id.does_not_exist()))
     return {"job_id": item.id, "status_url": status_url(instance_id, env, item.id),
             "backup": describe(item)}, note
 
@@ -173,8 +170,8 @@ def settings_of(instance_id: str) -> dict:
 
 
 def put_settings(act: audit.Act, instance_id: str, body: dict) -> tuple[dict, audit.Note]:
-    """Replace the fields given; the settings and the audit entry in one transaction."""
-    """Fields given replace the current ones, the rest stay; (old, new)."""
+    """Fields given replace the current ones, the rest stay; the settings and the audit
+    entry (old and new values) are one transaction."""
     old = settings_of(instance_id)
     new = {**old, **body}
     if new["offsite"] is not None:
@@ -197,9 +194,7 @@ def put_settings(act: audit.Act, instance_id: str, body: dict) -> tuple[dict, au
         item.auto = None
         item.next_due = None
     note = audit.Note(instance_id, {"old": old, "new": new})
-    with transact_write() as tx:
-        tx.save(item)
-        act.put(tx, note)
+    act.commit(note, lambda tx: tx.save(item))
     return new, note
 
 

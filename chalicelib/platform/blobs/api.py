@@ -19,6 +19,7 @@ from __future__ import annotations
 from chalice import Blueprint
 
 from chalicelib.http.routing import route
+from chalicelib.http.schemas import ISO_TIME, STRING, array, nullable, obj
 from chalicelib.http.surfaces import INTERNAL, on_every_surface, where
 from chalicelib.platform.blobs import service as blobs
 
@@ -39,9 +40,26 @@ UPLOAD = {
     "additionalProperties": False,
 }
 
+_BLOB_FIELDS = {
+    "name": {"type": "string", "pattern": blobs.NAME.pattern},
+    "size": {"type": "integer", "minimum": 0, "description": "bytes"},
+    "content_type": STRING,
+    "sha256": nullable({"type": "string", "pattern": "^[0-9a-f]{64}$",
+                        "description": "SHA-256 of the bytes, hex"}),
+    "created_at": nullable({**ISO_TIME, "description": "the time of the last upload"}),
+}
+BLOB_ANSWER = obj(_BLOB_FIELDS)
+BLOB_PAGE_ANSWER = obj({"blobs": array(BLOB_ANSWER),
+                        "next_cursor": nullable({**STRING, "description": "pass back as cursor; "
+                                                 "null on the last page"})})
+BLOB_DATA_ANSWER = obj({**_BLOB_FIELDS,
+                        "data": {"type": "string", "contentEncoding": "base64",
+                                 "description": "the bytes in base64"}})
+BLOB_DELETED_ANSWER = obj({"deleted": {"const": True}, **_BLOB_FIELDS})
+
 
 @on_every_surface(bp, "GET", "/blobs", None, summary="List the environment's blobs (paged)",
-                  permission="manage_ops", query=LIST_QUERY)
+                  permission="manage_ops", query=LIST_QUERY, response=BLOB_PAGE_ANSWER)
 def list_blobs(ctx, **params):
     instance_id, env = where(ctx, params)
     return blobs.list_page(instance_id, env, ctx.query.get("limit", blobs.MAX_PAGE),
@@ -49,7 +67,8 @@ def list_blobs(ctx, **params):
 
 
 @route(bp, INTERNAL + "/blobs", "POST", summary="Upload a blob (replaces one of the same name)",
-       auth="node", body=UPLOAD, status=201, tags=("internal",))
+       auth="node", body=UPLOAD, response=BLOB_ANSWER, status=201, statuses=(200,),
+       tags=("internal",))
 def upload_blob(ctx, **params):
     instance_id, env = where(ctx, params)
     meta, created = blobs.put(instance_id, env, ctx.body)
@@ -58,14 +77,14 @@ def upload_blob(ctx, **params):
 
 
 @route(bp, INTERNAL + "/blobs/{name}", "GET", summary="A blob's metadata and bytes (base64)",
-       auth="node", tags=("internal",))
+       auth="node", response=BLOB_DATA_ANSWER, tags=("internal",))
 def get_blob(ctx, **params):
     instance_id, env = where(ctx, params)
     return blobs.get(instance_id, env, params["name"])
 
 
 @route(bp, INTERNAL + "/blobs/{name}", "DELETE", summary="Delete a blob",
-       auth="node", tags=("internal",))
+       auth="node", response=BLOB_DELETED_ANSWER, tags=("internal",))
 def delete_blob(ctx, **params):
     instance_id, env = where(ctx, params)
     return blobs.delete(instance_id, env, params["name"])

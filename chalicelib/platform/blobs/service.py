@@ -13,7 +13,7 @@ import re
 from concurrent.futures import ThreadPoolExecutor
 
 from chalicelib.core import clock
-from chalicelib.core.errors import AppError
+from chalicelib.core.errors import AppError, invalid
 from chalicelib.store import aws
 from chalicelib.store.buckets import bucket_name
 
@@ -28,14 +28,9 @@ MAX_PAGE = 1000                 # S3's own page size
 _HEAD_WORKERS = 16
 
 
-def _bad(path: str, message: str) -> AppError:
-    return AppError("VALIDATION_ERROR", f"{path}: {message}",
-                    details=[{"path": path, "message": message}])
-
-
 def check_name(name) -> str:
     if not isinstance(name, str) or not NAME.match(name) or name in (".", ".."):
-        raise _bad("name", "must match ^[A-Za-z0-9._-]{1,200}$ and not be '.' or '..'")
+        raise invalid("name", "must match ^[A-Za-z0-9._-]{1,200}$ and not be '.' or '..'")
     return name
 
 
@@ -87,20 +82,20 @@ def put(instance_id: str, env: str, body: dict) -> tuple[dict, bool]:
     name = check_name(body.get("name"))
     content_type = body.get("content_type") or DEFAULT_CONTENT_TYPE
     if not isinstance(content_type, str) or not CONTENT_TYPE.match(content_type):
-        raise _bad("content_type", "must be a media type such as application/wasm")
+        raise invalid("content_type", "must be a media type such as application/wasm")
     data = body.get("data")
     if not isinstance(data, str):
-        raise _bad("data", "must be a base64 string")
+        raise invalid("data", "must be a base64 string")
     if len(data) > (MAX_BYTES + 2) // 3 * 4 + 8:   # too long before decoding anything
-        raise _bad("data", f"decodes to more than {MAX_BYTES} bytes")
+        raise invalid("data", f"decodes to more than {MAX_BYTES} bytes")
     try:
         raw = base64.b64decode(data, validate=True)
         if base64.b64encode(raw).decode() != data:  # excess padding, stray bits
             raise ValueError("not canonical")
     except (binascii.Error, ValueError):
-        raise _bad("data", "is not valid base64 (RFC 4648 standard alphabet, padded)")
+        raise invalid("data", "is not valid base64 (RFC 4648 standard alphabet, padded)")
     if len(raw) > MAX_BYTES:
-        raise _bad("data", f"decodes to {len(raw)} bytes, more than {MAX_BYTES}")
+        raise invalid("data", f"decodes to {len(raw)} bytes, more than {MAX_BYTES}")
     existed = _head(instance_id, env, name) is not None
     digest = hashlib.sha256(raw).hexdigest()
     now = clock.now_int()
@@ -146,7 +141,7 @@ def list_page(instance_id: str, env: str, limit: int = MAX_PAGE,
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "")
         if code in ("InvalidArgument", "InvalidToken", "400"):
-            raise _bad("cursor", "is not a cursor from this listing")
+            raise invalid("cursor", "is not a cursor from this listing")
         raise
     names = [o["Key"][len(prefix):] for o in page.get("Contents", [])]
     names = [n for n in names if n and "/" not in n]

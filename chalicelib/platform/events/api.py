@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from chalice import Blueprint
 
-from chalicelib.core.errors import AppError
+from chalicelib.core.errors import invalid
 from chalicelib.http.routing import route
+from chalicelib.http.schemas import UNIX_TIME, data_ok, obj
 from chalicelib.platform.events import service as event_store
 
 bp = Blueprint(__name__)
@@ -37,12 +38,30 @@ BATCH = {
 AT_QUERY = {"at": {"type": "number", "minimum": 0,
                    "description": "unix seconds: the state as of that time"}}
 
+_LENGTH = {"type": "integer", "minimum": 0, "description": "events in the aggregate's stream"}
+APPENDED_ANSWER = data_ok(
+    {"stream_id": {"type": "string", "pattern": r"^.+/.+@[0-9]+$",
+                   "description": "<agg_type>/<agg_id>@<position of the first event written>"},
+     "length": {**_LENGTH, "minimum": 1}},
+    {"implied": {"type": "integer", "minimum": 0,
+                 "description": "events the implications added to other aggregates; "
+                                "only when the write held more than one event"},
+     "idempotent_replay": {"const": True,
+                           "description": "the stored answer of an earlier request with "
+                                          "the same X-Idempotency-Key"}})
+AGGREGATE_ANSWER = data_ok({
+    "data": {"type": "object", "description": "the folded state"},
+    "metadata": obj({"length": {**_LENGTH, "minimum": 1}, "created_at": UNIX_TIME,
+                     "updated_at": UNIX_TIME}),
+})
+LENGTH_ANSWER = data_ok({"length": _LENGTH})
+
 
 def _idempotency_key(ctx) -> str | None:
     key = (ctx.request.headers or {}).get("x-idempotency-key")
     if key is not None and not (0 < len(key) <= 128):
-        raise AppError("VALIDATION_ERROR", "X-Idempotency-Key must be 1 to 128 characters",
-                       details=[{"path": "X-Idempotency-Key", "message": "1 to 128 characters"}])
+        raise invalid("X-Idempotency-Key", "1 to 128 characters",
+                      "X-Idempotency-Key must be 1 to 128 characters")
     return key
 
 
@@ -55,7 +74,8 @@ def _write(ctx, agg_type: str, agg_id: str, items: list[dict], expected):
 
 
 @route(bp, "/data/{agg_type}/{agg_id}/{event_type}", "POST", summary="Append one event",
-       auth="api_key", scope="write", surface="data", body=EVENT, status=201, tags=("data",))
+       auth="api_key", scope="write", surface="data", body=EVENT, response=APPENDED_ANSWER,
+       status=201, tags=("data",))
 def append_event(ctx, agg_type, agg_id, event_type):
     expected = ctx.body["metadata"].get("previous_length")
     return _write(ctx, agg_type, agg_id, [{"event_type": event_type, "data": ctx.body.get("data"),
@@ -63,7 +83,8 @@ def append_event(ctx, agg_type, agg_id, event_type):
 
 
 @route(bp, "/data/{agg_type}/{agg_id}", "POST", summary="Append several events atomically",
-       auth="api_key", scope="write", surface="data", body=BATCH, status=201, tags=("data",))
+       auth="api_key", scope="write", surface="data", body=BATCH, response=APPENDED_ANSWER,
+       status=201, tags=("data",))
 def append_batch(ctx, agg_type, agg_id):
     events = ctx.body["events"]
     expected = ctx.body.get("previous_length", events[0]["metadata"].get("previous_length"))
@@ -72,12 +93,13 @@ def append_batch(ctx, agg_type, agg_id):
 
 
 @route(bp, "/data/{agg_type}/{agg_id}", "GET", summary="Aggregate state (?at=<unix> for the past)",
-       auth="api_key", scope="read", surface="data", query=AT_QUERY, tags=("data",))
+       auth="api_key", scope="read", surface="data", query=AT_QUERY, response=AGGREGATE_ANSWER,
+       tags=("data",))
 def get_aggregate(ctx, agg_type, agg_id):
     return event_store.read(ctx.principal, agg_type, agg_id, ctx.query.get("at"))
 
 
 @route(bp, "/data/{agg_type}/{agg_id}/length", "GET", summary="Number of events of the aggregate",
-       auth="api_key", scope="read", surface="data", tags=("data",))
+       auth="api_key", scope="read", surface="data", response=LENGTH_ANSWER, tags=("data",))
 def get_length(ctx, agg_type, agg_id):
     return event_store.length(ctx.principal, agg_type, agg_id)

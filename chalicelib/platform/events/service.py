@@ -16,7 +16,7 @@ from chalicelib.core import caches, clock
 from chalicelib.core.errors import AppError
 from chalicelib.domain import events as ev
 from chalicelib.domain import json_schema, merkle
-from chalicelib.store import specs
+from chalicelib.store import keys, specs
 from chalicelib.store.base import transact_write
 from chalicelib.store.conditions import reason_codes
 from chalicelib.store.tables import (
@@ -210,15 +210,17 @@ def append(key, agg_type: str, agg_id: str, items: list[dict], expected_length: 
                                "what one transaction can hold")
             queue += _implied(implied_def, implied.data, implied.metadata,
                               f"{where}.implied")
-    idem = f"{scope.instance_id}#{scope.env}#{idempotency_key}" if idempotency_key else None
-    primary = ev.stream_key(scope.instance_id, scope.env, agg_type, agg_id)
+    idem = (keys.idempotency_key(scope.instance_id, scope.env, idempotency_key)
+            if idempotency_key else None)
+    primary = keys.stream_key(scope.instance_id, scope.env, agg_type, agg_id)
     fresh = False
     for _ in range(RETRIES):
         heads: dict[str, Head] = {}
         for p in pending:
-            stream = ev.stream_key(scope.instance_id, scope.env, p.agg_type, p.agg_id)
+            stream = keys.stream_key(scope.instance_id, scope.env, p.agg_type, p.agg_id)
             if stream not in heads:
-                heads[stream] = _head(stream, f"{scope.instance_id}#{scope.env}#{p.agg_type}",
+                heads[stream] = _head(stream, keys.scope_type_key(scope.instance_id, scope.env,
+                                                                  p.agg_type),
                                       fresh)
         originals = {s: h.length for s, h in heads.items()}
         if expected_length is not None and originals[primary] != expected_length:
@@ -251,7 +253,7 @@ def _plan(spec, scope: Scope, heads: dict, pending: list[Pending], primary: str,
     first_position = None
     size = 0
     for p in pending:
-        stream = ev.stream_key(scope.instance_id, scope.env, p.agg_type, p.agg_id)
+        stream = keys.stream_key(scope.instance_id, scope.env, p.agg_type, p.agg_id)
         head = heads[stream]
         definition = _event_def(spec, p.agg_type, p.event_type)
         try:
@@ -293,7 +295,7 @@ def _plan(spec, scope: Scope, heads: dict, pending: list[Pending], primary: str,
         raise AppError("BATCH_TOO_LARGE", f"This write is {size} bytes; one atomic write holds "
                        f"at most {MAX_WRITE_BYTES}. Send fewer or smaller events.")
     writes = {"events": events_out, "tiles": tiles, "counts": type_counts,
-              "scope": f"{scope.instance_id}#{scope.env}"}
+              "scope": keys.scope_key(scope.instance_id, scope.env)}
     answer = {"ok": True, "stream_id": f"{agg_type}/{agg_id}@{first_position}",
               "length": heads[primary].length}
     if len(pending) > 1:
@@ -367,7 +369,7 @@ def request_digest(*parts) -> str:
 # --- reading ---------------------------------------------------------------------------
 
 def _stream(key, agg_type: str, agg_id: str) -> str:
-    return ev.stream_key(key.instance_id, key.environment, agg_type, agg_id)
+    return keys.stream_key(key.instance_id, key.environment, agg_type, agg_id)
 
 
 def read(key, agg_type: str, agg_id: str, at: float | None = None) -> dict:

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 from chalice import Blueprint
 
+from chalicelib.domain.environments import ENVIRONMENTS
 from chalicelib.http import error_log
 from chalicelib.http.routing import route
+from chalicelib.http.schemas import ENVIRONMENT, ISO_TIME, STRING, array, nullable, obj
 from chalicelib.platform.instances import service as instances
 from chalicelib.store.instances import load_instance
 
@@ -17,28 +19,60 @@ CREATE = {
                    "plan": {"type": "string", "enum": sorted(instances.PLANS)}},
 }
 
+_COUNT = {"type": "integer", "minimum": 0}
+INSTANCE_ANSWER = obj({
+    "id": STRING, "name": STRING,
+    "plan": {"type": "string", "enum": sorted(instances.PLANS)},
+    "tier": {"type": "string", "enum": sorted({tier for tier, _ in instances.PLANS.values()})},
+    "created_at": ISO_TIME,
+    "environments": array(ENVIRONMENT),
+})
+INSTANCE_LIST_ANSWER = obj({"instances": array(INSTANCE_ANSWER)})
+INSTANCE_DETAIL_ANSWER = obj({
+    **INSTANCE_ANSWER["properties"],
+    "created_by": STRING,
+    "limits": obj({"events_per_month": nullable(_COUNT), "api_keys": _COUNT,
+                   "backups_retained": _COUNT}),
+    "usage": obj({
+        "events": {**obj({env: _COUNT for env in ENVIRONMENTS}, closed=True),
+                   "description": "events stored, per environment"},
+        "events_total": _COUNT,
+        "api_keys_active": _COUNT,
+    }),
+})
+ERROR_ANSWER = obj({
+    "error_id": STRING, "created_at": ISO_TIME, "route": STRING, "method": STRING,
+    "instance_id": nullable(STRING),
+    "environment": nullable({**STRING, "description": "the env path parameter of the failed "
+                                                      "call, as given"}),
+    "error_type": STRING, "message": STRING, "stack_trace": STRING,
+    "context": {"type": "object", "description": "the request's path, params, query, "
+                                                 "request_id, instance_id and environment"},
+})
+
 
 @route(bp, "/api/instances", "POST", summary="Create an instance", permission="manage_instances",
-       body=CREATE, audit="instance_created", status=201, tags=("instances",))
+       body=CREATE, response=INSTANCE_ANSWER, audit="instance_created", status=201,
+       tags=("instances",))
 def create_instance(ctx):
     return instances.create(ctx.act, ctx.body["name"], ctx.body.get("plan"))
 
 
 @route(bp, "/api/instances", "GET", summary="List instances", permission="view_instances",
-       tags=("instances",))
+       response=INSTANCE_LIST_ANSWER, tags=("instances",))
 def list_instances(ctx):
     return {"instances": instances.list_all()}
 
 
 @route(bp, "/api/instances/{instance_id}", "GET", summary="Instance details, plan and tier",
-       permission="view_instances", tags=("instances",))
+       permission="view_instances", response=INSTANCE_DETAIL_ANSWER, tags=("instances",))
 def get_instance(ctx, instance_id):
     return instances.describe(instance_id)
 
 
 @route(bp, "/api/instances/{instance_id}/ops/{env}/errors/{error_id}", "GET",
        summary="Details of a 5xx by its error_id, with context and stack trace",
-       permission="manage_ops", tags=("ops",))
+       permission="manage_ops", response=ERROR_ANSWER, tags=("ops",))
 def get_error(ctx, instance_id, env, error_id):
     load_instance(instance_id)
     return error_log.lookup(error_id, instance_id, env)

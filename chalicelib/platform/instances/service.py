@@ -7,7 +7,6 @@ from chalicelib.core import clock
 from chalicelib.domain import api_keys
 from chalicelib.domain.environments import ENVIRONMENTS
 from chalicelib.identity import audit
-from chalicelib.store.base import transact_write
 from chalicelib.store.instances import load_instance
 from chalicelib.store.keys import scope_key
 from chalicelib.store.tables import Instance
@@ -40,9 +39,7 @@ def create(act: audit.Act, name: str, plan: str | None) -> tuple[dict, audit.Not
                         tier=PLANS[plan][0], created_at=clock.now_int(),
                         created_by=act.actor.subject)
     note = audit.Note(instance.id, {"name": instance.name, "plan": instance.plan})
-    with transact_write() as tx:
-        tx.save(instance, condition=Instance.id.does_not_exist())
-        act.put(tx, note)
+    act.commit(note, lambda tx: tx.save(instance, condition=Instance.id.does_not_exist()))
     return to_json(instance), note
 
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from chalice import Blueprint
 
-from chalicelib.domain import events as ev
+from chalicelib.core.errors import invalid
+from chalicelib.http.schemas import STRING, array, data_ok, nullable, obj
 from chalicelib.http.surfaces import on_every_surface, where
 from chalicelib.platform.integrity import service as integrity
+from chalicelib.store.keys import stream_key
 
 bp = Blueprint(__name__)
 
@@ -29,15 +31,52 @@ VERIFY = {
                    "(the field names of the transparency-dev test vectors)",
 }
 
+_B64_HASH = {"type": "string", "pattern": "^[A-Za-z0-9+/]{43}=$",
+             "description": "a SHA-256 hash, base64"}
+_HEX_HASH = {"type": "string", "pattern": "^[0-9a-f]{64}$", "description": "a SHA-256 hash, hex"}
+_COUNT = {"type": "integer", "minimum": 0}
+_STREAM = {"type": "string", "description": "<agg_type>/<agg_id>"}
+ROOT_ANSWER = data_ok({"stream": _STREAM, "treeSize": _COUNT, "root": _B64_HASH,
+                       "root_hex": _HEX_HASH})
+INCLUSION_ANSWER = data_ok({
+    "stream": _STREAM, "leafIdx": _COUNT, "treeSize": {**_COUNT, "minimum": 1},
+    "leafHash": _B64_HASH, "proof": array(_B64_HASH), "root": _B64_HASH,
+    "leaf": obj({"stream": _STREAM, "position": _COUNT, "content_hash": _HEX_HASH,
+                 "encoding": {**STRING, "description": "how leafHash is computed"}}),
+})
+CONSISTENCY_ANSWER = data_ok({
+    "stream": _STREAM, "size1": {**_COUNT, "minimum": 1}, "size2": {**_COUNT, "minimum": 1},
+    "root1": _B64_HASH, "root2": _B64_HASH, "proof": array(_B64_HASH),
+})
+_CHAIN = {"length": _COUNT, "checked": _COUNT, "chain_head": nullable(_HEX_HASH)}
+CHAIN_ANSWER = {
+    "anyOf": [
+        data_ok({**_CHAIN, "valid": {"const": True}, "first_bad_index": {"type": "null"}}),
+        data_ok({**_CHAIN, "valid": {"const": False}, "first_bad_index": _COUNT,
+                 "reason": {**STRING, "description": "what mismatched, and where"}}),
+    ],
+    "description": "ok is true whenever the check ran; valid tells whether the chain holds",
+}
+VERIFY_ANSWER = {
+    "anyOf": [
+        data_ok({"kind": {"enum": ["inclusion", "consistency"]}, "valid": {"const": True}}),
+        data_ok({"kind": {"enum": ["inclusion", "consistency", "unknown"]},
+                 "valid": {"const": False}, "reason": STRING}),
+    ],
+    "description": "ok is true whenever the proof was checked; valid tells whether it holds "
+                   "(kind is unknown when a hash of the proof could not be read)",
+}
+
 
 def _stream(ctx, params) -> str:
     instance_id, env = where(ctx, params)
-    return ev.stream_key(instance_id, env, params["agg_type"], params["agg_id"])
+    return stream_key(instance_id, env, params["agg_type"], params["agg_id"])
 
 
 @on_every_surface(bp, "GET", "/audit/merkle-root/{agg_type}/{agg_id}",
                   "/{agg_type}/{agg_id}/audit/merkle-root",
-                  summary="Merkle root (RFC 6962) of an aggregate's events", permission="manage_ops")
+                  summary="Merkle root (RFC 6962) of an aggregate's events", permission="manage_ops",
+                  response=ROOT_ANSWER)
 def merkle_root(ctx, **params):
     return integrity.merkle_root(_stream(ctx, params), params["agg_type"], params["agg_id"])
 
@@ -45,7 +84,7 @@ def merkle_root(ctx, **params):
 @on_every_surface(bp, "GET", "/audit/merkle-proof/{agg_type}/{agg_id}/{index}",
                   "/{agg_type}/{agg_id}/audit/merkle-proof/{index}",
                   summary="Inclusion proof of one event (optionally at an earlier tree_size)",
-                  permission="manage_ops", query=PROOF_QUERY)
+                  permission="manage_ops", query=PROOF_QUERY, response=INCLUSION_ANSWER)
 def merkle_proof(ctx, **params):
     index = _index(params["index"])
     return integrity.inclusion(_stream(ctx, params), params["agg_type"], params["agg_id"], index,
@@ -55,26 +94,26 @@ def merkle_proof(ctx, **params):
 @on_every_surface(bp, "GET", "/audit/merkle-consistency/{agg_type}/{agg_id}",
                   "/{agg_type}/{agg_id}/audit/merkle-consistency",
                   summary="Consistency proof between two tree sizes (append-only evidence)",
-                  permission="manage_ops", query={**CONSISTENCY_QUERY})
+                  permission="manage_ops", query={**CONSISTENCY_QUERY},
+                  response=CONSISTENCY_ANSWER)
 def merkle_consistency(ctx, **params):
-    from chalicelib.core.errors import AppError
     if "old_size" not in ctx.query:
-        raise AppError("VALIDATION_ERROR", "old_size is required",
-                       details=[{"path": "old_size", "message": "required"}])
+        raise invalid("old_size", "required", "old_size is required")
     return integrity.consistency(_stream(ctx, params), params["agg_type"], params["agg_id"],
                                  ctx.query["old_size"], ctx.query.get("new_size"))
 
 
 @on_every_surface(bp, "GET", "/audit/verify-chain/{agg_type}/{agg_id}",
                   "/{agg_type}/{agg_id}/audit/verify-chain",
-                  summary="Recompute and check the aggregate's hash chain", permission="manage_ops")
+                  summary="Recompute and check the aggregate's hash chain", permission="manage_ops",
+                  response=CHAIN_ANSWER)
 def verify_chain(ctx, **params):
     return integrity.verify_chain(_stream(ctx, params), params["agg_type"], params["agg_id"])
 
 
 @on_every_surface(bp, "POST", "/audit/merkle-verify", "/{agg_type}/{agg_id}/audit/merkle-verify",
                   summary="Verify an RFC 6962 inclusion or consistency proof (no storage read)",
-                  permission="manage_ops", body=VERIFY, read_only=True)
+                  permission="manage_ops", body=VERIFY, response=VERIFY_ANSWER, read_only=True)
 def merkle_verify(ctx, **params):
     if "instance_id" in params:
         where(ctx, params)
@@ -82,8 +121,7 @@ def merkle_verify(ctx, **params):
 
 
 def _index(text: str) -> int:
-    from chalicelib.core.errors import AppError
     if not text.isdigit() or len(text) > 12:
-        raise AppError("VALIDATION_ERROR", "index must be a non-negative integer",
-                       details=[{"path": "index", "message": "must be a non-negative integer"}])
+        raise invalid("index", "must be a non-negative integer",
+                      "index must be a non-negative integer")
     return int(text)

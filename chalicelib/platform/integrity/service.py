@@ -7,7 +7,7 @@ from __future__ import annotations
 import base64
 import binascii
 
-from chalicelib.core.errors import AppError
+from chalicelib.core.errors import AppError, invalid
 from chalicelib.domain import events as ev
 from chalicelib.domain import merkle
 from chalicelib.store.tables import MerkleTile, StoredEvent, StreamHead
@@ -59,9 +59,8 @@ def inclusion(stream: str, agg_type: str, agg_id: str, index: int,
     head = _head(stream)
     size = int(head.length) if tree_size is None else tree_size
     if not 0 <= index < size or size > int(head.length):
-        raise AppError("VALIDATION_ERROR", f"index must be in [0, tree size) and the tree size "
-                       f"at most {int(head.length)}",
-                       details=[{"path": "index", "message": "out of range"}])
+        raise invalid("index", "out of range", f"index must be in [0, tree size) and the tree "
+                      f"size at most {int(head.length)}")
     current = size == int(head.length)
     nodes = merkle.inclusion_nodes(index, size) + [(0, index)]
     get = _node_reader(stream, nodes if current else nodes + merkle.root_nodes(size))
@@ -84,8 +83,7 @@ def consistency(stream: str, agg_type: str, agg_id: str, old_size: int,
     head = _head(stream)
     new = int(head.length) if new_size is None else new_size
     if not 0 < old_size <= new <= int(head.length):
-        raise AppError("VALIDATION_ERROR", "need 0 < old size <= new size <= stream length",
-                       details=[{"path": "old_size", "message": "out of range"}])
+        raise invalid("old_size", "out of range", "need 0 < old size <= new size <= stream length")
     nodes = merkle.consistency_nodes(old_size, new)
     get = _node_reader(stream, nodes + merkle.root_nodes(old_size) + merkle.root_nodes(new))
     proof = merkle.consistency_proof(old_size, new, get)

@@ -8,6 +8,15 @@ from chalicelib.core.errors import invalid
 from chalicelib.domain.api_keys import SCOPES
 from chalicelib.domain.environments import ENVIRONMENTS
 from chalicelib.http.routing import route
+from chalicelib.http.schemas import (
+    ENVIRONMENT,
+    ISO_TIME,
+    STRING,
+    array,
+    data_ok,
+    nullable,
+    obj,
+)
 from chalicelib.platform.keys import service as keys
 
 bp = Blueprint(__name__)
@@ -30,15 +39,39 @@ SCHEDULE = {
     "properties": {"revoke_at": {"type": "string", "format": "date-time"}},
 }
 
+_ENVS = "|".join(ENVIRONMENTS)
+SCOPE = {"type": "string", "enum": list(SCOPES)}
+KEY_PREFIX = {"type": "string", "pattern": rf"^j17_0_({_ENVS})_[A-Za-z0-9]{{4}}$",
+              "description": "the key's first characters, to recognise it"}
+KEY_ANSWER = obj({
+    "id": STRING, "name": STRING, "prefix": KEY_PREFIX, "scope": SCOPE,
+    "environment": ENVIRONMENT, "created_at": ISO_TIME,
+    "revoke_at": nullable({**ISO_TIME, "description": "scheduled end (ISO 8601, UTC)"}),
+    "revoked_at": nullable(ISO_TIME), "last_used_at": nullable(ISO_TIME),
+})
+KEY_LIST_ANSWER = obj({"keys": array(KEY_ANSWER)})
+_SHOWN_ONCE = {
+    "id": STRING, "name": STRING, "scope": SCOPE, "environment": ENVIRONMENT,
+    "created_at": ISO_TIME, "prefix": KEY_PREFIX,
+    "key": {"type": "string", "pattern": rf"^j17_0_({_ENVS})_[A-Za-z0-9]{{32}}$",
+            "description": "the key text: shown only in this answer"},
+}
+NEW_KEY_ANSWER = obj(_SHOWN_ONCE)
+ROTATED_KEY_ANSWER = obj({**_SHOWN_ONCE, "rotated_from": STRING,
+                          "old_key_revoke_at": {**ISO_TIME, "description":
+                                                "when the old key stops working"}})
+WHOAMI_ANSWER = data_ok({"instance_id": STRING, "environment": ENVIRONMENT, "scope": SCOPE})
+
 
 @route(bp, "/api/instances/{instance_id}/keys", "GET", summary="List keys (never the key text)",
-       permission="manage_keys", tags=("keys",))
+       permission="manage_keys", response=KEY_LIST_ANSWER, tags=("keys",))
 def list_keys(ctx, instance_id):
     return {"keys": keys.list_for(instance_id)}
 
 
 @route(bp, "/api/instances/{instance_id}/keys", "POST", summary="Create a key (shown once)",
-       permission="manage_keys", body=CREATE, audit="key_created", status=201, tags=("keys",))
+       permission="manage_keys", body=CREATE, response=NEW_KEY_ANSWER, audit="key_created",
+       status=201, tags=("keys",))
 def create_key(ctx, instance_id):
     return keys.create(ctx.act, instance_id, ctx.body["name"], ctx.body["scope"],
                        ctx.body["environment"])
@@ -46,15 +79,15 @@ def create_key(ctx, instance_id):
 
 @route(bp, "/api/keys/{key_id}/rotate", "POST",
        summary="A new key; the old one is revoked now or after grace_period_seconds",
-       permission="manage_keys", body=ROTATE, body_required=False, audit="key_rotated",
-       status=201, tags=("keys",))
+       permission="manage_keys", body=ROTATE, body_required=False,
+       response=ROTATED_KEY_ANSWER, audit="key_rotated", status=201, tags=("keys",))
 def rotate_key(ctx, key_id):
     return keys.rotate(ctx.act, key_id, ctx.body.get("grace_period_seconds", 0))
 
 
 @route(bp, "/api/keys/{key_id}/schedule_revocation", "POST",
        summary="Revoke the key at a future time", permission="manage_keys", body=SCHEDULE,
-       audit="key_revocation_scheduled", tags=("keys",))
+       response=KEY_ANSWER, audit="key_revocation_scheduled", tags=("keys",))
 def schedule_revocation(ctx, key_id):
     try:
         revoke_at = clock.parse_iso(ctx.body["revoke_at"])
@@ -64,13 +97,13 @@ def schedule_revocation(ctx, key_id):
 
 
 @route(bp, "/api/keys/{key_id}", "DELETE", summary="Revoke the key now",
-       permission="manage_keys", audit="key_revoked", tags=("keys",))
+       permission="manage_keys", response=KEY_ANSWER, audit="key_revoked", tags=("keys",))
 def revoke_key(ctx, key_id):
     return keys.revoke(ctx.act, key_id)
 
 
 @route(bp, "/data", "GET", summary="Which instance, environment and scope this key has",
-       auth="api_key", scope="read", surface="data", tags=("data",))
+       auth="api_key", scope="read", surface="data", response=WHOAMI_ANSWER, tags=("data",))
 def whoami(ctx):
     key = ctx.principal
     return {"ok": True, "instance_id": key.instance_id, "environment": key.environment,

@@ -8,8 +8,7 @@ from chalicelib.core.errors import AppError, invalid
 from chalicelib.domain import api_keys
 from chalicelib.identity import audit
 from chalicelib.identity.principal import SCHEDULER, Origin, Principal
-from chalicelib.store.base import transact_write
-from chalicelib.store.conditions import condition_failed, update_if
+from chalicelib.store.conditions import field_actions, update_if
 from chalicelib.store.instances import load_instance
 from chalicelib.store.tables import ApiKey, ApiKeyId
 
@@ -47,9 +46,7 @@ def create(act: audit.Act, instance_id: str, name: str, scope: str,
     key, text = _new_key(act.actor, instance_id, name.strip(), scope, environment)
     note = audit.Note(key.id, {"instance_id": instance_id, "name": key.name, "scope": key.scope,
                                "environment": key.environment, "prefix": key.prefix})
-    with transact_write() as tx:
-        _save_new(tx, key)
-        act.put(tx, note)
+    act.commit(note, lambda tx: _save_new(tx, key))
     return _shown_once(key, text), note
 
 
@@ -76,7 +73,6 @@ def find(key_id: str) -> ApiKey:
 def rotate(act: audit.Act, key_id: str, grace_seconds: int) -> tuple[dict, audit.Note]:
     """A new key with the same name, scope and environment; the old one ends now or
     after the grace period, atomically with the new one's creation."""
-    from pynamodb.exceptions import TransactWriteError
 
     old = find(key_id)
     now = clock.now_int()
@@ -90,15 +86,12 @@ def rotate(act: audit.Act, key_id: str, grace_seconds: int) -> tuple[dict, audit
         ends = [ApiKey.revoked_at.set(now), ApiKey.revoke_pending.remove()]
     note = audit.Note(old.id, {"new_key_id": new.id, "grace_period_seconds": grace_seconds,
                                "old_key_revoke_at": clock.iso(now + grace_seconds)})
-    try:
-        with transact_write() as tx:
-            _save_new(tx, new)
-            tx.update(old, actions=ends, condition=ApiKey.revoked_at.does_not_exist())
-            act.put(tx, note)
-    except TransactWriteError as exc:
-        if condition_failed(exc):
-            raise AppError("KEY_REVOKED")
-        raise
+
+    def write(tx) -> None:
+        _save_new(tx, new)
+        tx.update(old, actions=ends, condition=ApiKey.revoked_at.does_not_exist())
+    if not act.commit(note, write):
+        raise AppError("KEY_REVOKED")
     answer = _shown_once(new, text)
     answer["rotated_from"] = old.id
     answer["old_key_revoke_at"] = clock.iso(now + grace_seconds)
@@ -125,19 +118,10 @@ def revoke(act: audit.Act, key_id: str) -> tuple[dict, audit.Note]:
 def _update_unrevoked(act: audit.Act, note: audit.Note, key: ApiKey, **changes) -> None:
     """Change a live key (None removes a field) and write the act's audit entry, in one
     transaction; `key` then holds the new values."""
-    from pynamodb.exceptions import TransactWriteError
-    if not api_keys.is_live(key.revoked_at, key.revoke_at, clock.now_int()):
+    if not api_keys.is_live(key.revoked_at, key.revoke_at, clock.now_int()) or not act.commit(
+            note, lambda tx: tx.update(key, actions=field_actions(ApiKey, changes),
+                                       condition=ApiKey.revoked_at.does_not_exist())):
         raise AppError("KEY_REVOKED")
-    actions = [getattr(ApiKey, k).remove() if v is None else getattr(ApiKey, k).set(v)
-               for k, v in changes.items()]
-    try:
-        with transact_write() as tx:
-            tx.update(key, actions=actions, condition=ApiKey.revoked_at.does_not_exist())
-            act.put(tx, note)
-    except TransactWriteError as exc:
-        if condition_failed(exc):
-            raise AppError("KEY_REVOKED")
-        raise
     for name, value in changes.items():
         setattr(key, name, value)
 

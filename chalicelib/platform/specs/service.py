@@ -5,8 +5,6 @@ from chalicelib.core import clock
 from chalicelib.core.errors import AppError
 from chalicelib.identity import audit
 from chalicelib.store import specs as spec_store
-from chalicelib.store.base import transact_write
-from chalicelib.store.conditions import condition_failed
 from chalicelib.store.instances import load_instance
 from chalicelib.store.keys import scope_key
 from chalicelib.store.tables import SpecVersion
@@ -45,7 +43,6 @@ def deploy(act: audit.Act, instance_id: str, env: str, spec,
            force: bool) -> tuple[dict, audit.Note]:
     """Validate, check what the deploy would orphan, then store the new version and its
     audit entry in one transaction."""
-    from pynamodb.exceptions import TransactWriteError
 
     from chalicelib.domain import specs as spec_validation
     load_instance(instance_id)
@@ -70,14 +67,9 @@ def deploy(act: audit.Act, instance_id: str, env: str, spec,
                        forced="true" if force else None)
     note = audit.Note(instance_id, {"environment": env, "version": version,
                                     "forced": bool(force), "orphaned": orphans})
-    try:
-        with transact_write() as tx:
-            tx.save(item, condition=SpecVersion.version.does_not_exist())
-            act.put(tx, note)
-    except TransactWriteError as exc:
-        if condition_failed(exc):
-            raise AppError("SPEC_DEPLOY_CONFLICT")
-        raise
+    if not act.commit(note, lambda tx: tx.save(item,
+                                               condition=SpecVersion.version.does_not_exist())):
+        raise AppError("SPEC_DEPLOY_CONFLICT")
     spec_store.forget(instance_id, env)
     return {"instance_id": instance_id, "environment": env, "version": version,
             "deployed_at": clock.iso(item.deployed_at), "deployed_by": act.actor.subject,

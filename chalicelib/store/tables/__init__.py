@@ -1,0 +1,31 @@
+"""Every DynamoDB table, declared once, grouped by what it serves. Nothing outside
+store/ names a table; every module imports them from here."""
+from __future__ import annotations
+
+from chalicelib.store.tables.chat import Alert, Counter, Device, FederationPeer, MetricBucket
+from chalicelib.store.tables.identity import (
+    AuditEntry,
+    Challenge,
+    ErrorRecord,
+    MetaItem,
+    Operator,
+    RateCounter,
+    Session,
+)
+from chalicelib.store.tables.platform import (
+    ApiKey,
+    ApiKeyId,
+    Backup,
+    BackupSetting,
+    IdempotencyRecord,
+    Instance,
+    MerkleTile,
+    SpecVersion,
+    StoredEvent,
+    StreamHead,
+    StreamTypeCounter,
+)
+
+TABLES = [Operator, Session, Challenge, Device, Instance, ApiKey, ApiKeyId, AuditEntry, ErrorRecord, MetaItem,
+          FederationPeer, Counter, MetricBucket, RateCounter, Alert, SpecVersion, StreamHead,
+          StoredEvent, MerkleTile, IdempotencyRecord, StreamTypeCounter, Backup, BackupSetting]
