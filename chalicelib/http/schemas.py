@@ -9,6 +9,7 @@ INTEGER = {"type": "integer"}
 NUMBER = {"type": "number"}
 BOOLEAN = {"type": "boolean"}
 ANY = {}
+COUNT = {"type": "integer", "minimum": 0}
 UNIX_SECONDS = {"type": "integer", "minimum": 0, "description": "unix seconds"}
 UNIX_TIME = {"type": "number", "minimum": 0, "description": "unix seconds, fractional"}
 ISO_TIME = {"type": "string", "format": "date-time", "description": "ISO 8601, UTC"}

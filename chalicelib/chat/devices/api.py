@@ -1,4 +1,5 @@
-"""The internal surface: the chat server and workers, authenticated by node secret."""
+"""The device registry, filled by the chat server over the internal surface (node secret):
+registering devices by public key, reading one, and reporting which are active."""
 from __future__ import annotations
 
 from chalice import Blueprint
@@ -6,7 +7,7 @@ from chalice import Blueprint
 from chalicelib.chat.devices import service as devices
 from chalicelib.domain import trust
 from chalicelib.http.routing import route
-from chalicelib.http.schemas import DEVICE_ADDRESS, UNIX_SECONDS, obj
+from chalicelib.http.schemas import COUNT, DEVICE_ADDRESS, UNIX_SECONDS, array, obj
 
 bp = Blueprint(__name__)
 
@@ -39,3 +40,21 @@ def register_device(ctx):
        auth="node", response=DEVICE_ANSWER, tags=("internal",))
 def get_device(ctx, device_address):
     return devices.get(device_address)
+
+
+ACTIVITY = {"type": "object", "additionalProperties": False, "required": ["device_addresses"],
+            "properties": {"device_addresses": {
+                "type": "array", "minItems": 1, "maxItems": devices.MAX_ACTIVITY_BATCH,
+                "items": DEVICE_ADDRESS}}}
+ACTIVITY_ANSWER = obj({
+    "recorded": {**COUNT, "description": "devices whose last_seen moved"},
+    "unchanged": {**COUNT, "description": "devices seen too recently to move again"},
+    "unknown": {**array(DEVICE_ADDRESS), "description": "addresses of no registered device"},
+})
+
+
+@route(bp, "/internal/devices/activity", "POST",
+       summary="Devices seen active now (for active-device counts)",
+       auth="node", body=ACTIVITY, response=ACTIVITY_ANSWER, tags=("internal",))
+def device_activity(ctx):
+    return devices.record_activity(ctx.body["device_addresses"])

@@ -40,3 +40,12 @@ def get(address: str) -> dict:
         return to_json(Device.get(address.lower()))
     except Device.DoesNotExist:
         raise AppError("DEVICE_NOT_FOUND")
+
+
+MAX_ACTIVITY_BATCH = device_stats.MAX_ACTIVITY_BATCH
+
+
+def record_activity(addresses: list[str]) -> dict:
+    """Devices seen active now: their last_seen and the active-device counters move
+    together, at most once a minute per device."""
+    return device_stats.record_activity(addresses)

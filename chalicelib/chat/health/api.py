@@ -7,7 +7,14 @@ from chalicelib.chat.health import alerts
 from chalicelib.chat.health import service as health
 from chalicelib.domain import alert_rules as rules
 from chalicelib.http.routing import route
-from chalicelib.http.schemas import INTEGER, STRING, UNIX_SECONDS, array, nullable, obj
+from chalicelib.http.schemas import (
+    COUNT,
+    STRING,
+    UNIX_SECONDS,
+    array,
+    nullable,
+    obj,
+)
 
 bp = Blueprint(__name__)
 
@@ -38,16 +45,15 @@ def push_status(ctx):
     return {"accepted": True}
 
 
-_COUNT = {**INTEGER, "minimum": 0}
 _PROBED = obj({"status": _STATUS,
-               "latency_ms": {**nullable(_COUNT), "description": "null when the probe failed"},
+               "latency_ms": {**nullable(COUNT), "description": "null when the probe failed"},
                "details": STRING},
               {"error": {**STRING, "description": "why the probe failed (unhealthy only)"}})
 
 
 def _pushed(count_field: str) -> dict:
     return obj({"status": _STATUS,
-                count_field: {**nullable(_COUNT),
+                count_field: {**nullable(COUNT),
                               "description": "as last pushed; null when never pushed"},
                 "details": STRING})
 
@@ -58,7 +64,7 @@ HEALTH_ANSWER = obj({
     "status": _STATUS,
     "timestamp": UNIX_SECONDS,
     "version": STRING,
-    "uptime_seconds": {**nullable(_COUNT), "description": "since bootstrap; null when unknown"},
+    "uptime_seconds": {**nullable(COUNT), "description": "since bootstrap; null when unknown"},
     "components": obj({"database": _PROBED,
                        "message_queue": _pushed(health.PUSHED["message_queue"][0])},
                       {"storage": _PROBED,
@@ -76,7 +82,7 @@ ALERT = obj({
 })
 ALERTS_ANSWER = obj({"active_alerts": {**array(ALERT), "description": "most severe first, "
                                                                      "then oldest first"},
-                     "total_count": _COUNT})
+                     "total_count": COUNT})
 
 
 @route(bp, "/admin/v1/health", "GET",

@@ -8,7 +8,7 @@ from chalicelib.chat.metrics import service as metrics
 from chalicelib.domain import trust
 from chalicelib.http.routing import route
 from chalicelib.http.schemas import (
-    INTEGER,
+    COUNT,
     NUMBER,
     STRING,
     UNIX_SECONDS,
@@ -48,17 +48,16 @@ FORMAT = {"format": {"type": "string", "enum": list(metrics.EXPORT_FORMATS),
 
 # --- answers -------------------------------------------------------------------------------
 
-_COUNT = {**INTEGER, "minimum": 0}
 _TOTAL = {**NUMBER, "minimum": 0, "description": "counter: summed over the period"}
 _GAUGE = {**nullable({**NUMBER, "minimum": 0}),
           "description": "gauge: newest value pushed in the period; null when none was"}
-PUSH_ANSWER = obj({"accepted": {**_COUNT, "description": "samples written"}})
+PUSH_ANSWER = obj({"accepted": {**COUNT, "description": "samples written"}})
 # The `_last_24h` keys are the seed's names; they count the requested period.
 METRICS_ANSWER = obj({
     "period": {"type": "string", "enum": list(metrics.PERIODS)},
     "timestamp": UNIX_SECONDS,
     "server": obj({
-        "uptime_seconds": {**nullable(_COUNT), "description": "since bootstrap"},
+        "uptime_seconds": {**nullable(COUNT), "description": "since bootstrap"},
         "version": STRING,
         "cpu_usage_percent": {**NUMBER, "minimum": 0},
         "memory_usage_mb": {**NUMBER, "minimum": 0},
@@ -66,18 +65,18 @@ METRICS_ANSWER = obj({
                             "description": "null when AWS refuses to tell"},
     }),
     "devices": obj({
-        "total": _COUNT, "active_last_24h": _COUNT, "new_last_24h": _COUNT,
-        "verified": _COUNT, "blocked": _COUNT,
-        "by_trust_tier": obj({tier: _COUNT for tier in trust.TIERS}),
+        "total": COUNT, "active_last_24h": COUNT, "new_last_24h": COUNT,
+        "verified": COUNT, "blocked": COUNT,
+        "by_trust_tier": obj({tier: COUNT for tier in trust.TIERS}),
     }),
     "messages": obj({
         "sent_last_24h": _TOTAL, "received_last_24h": _TOTAL, "queued": _GAUGE,
         "expired_last_24h": _TOTAL,
-        "average_size_bytes": {**nullable(_COUNT), "description": "null when none was sent"},
+        "average_size_bytes": {**nullable(COUNT), "description": "null when none was sent"},
     }),
-    "spam": obj({"reports_last_24h": _COUNT, "auto_blocked_devices_last_24h": _COUNT,
+    "spam": obj({"reports_last_24h": COUNT, "auto_blocked_devices_last_24h": COUNT,
                  "rate_limited_requests_last_24h": _TOTAL}),
-    "federation": obj({"active_peers": _COUNT, "blocked_peers": _COUNT,
+    "federation": obj({"active_peers": COUNT, "blocked_peers": COUNT,
                        "messages_sent_last_24h": _TOTAL, "messages_received_last_24h": _TOTAL,
                        "failed_deliveries_last_24h": _TOTAL}),
     "performance": obj({"average_delivery_latency_ms": _GAUGE,

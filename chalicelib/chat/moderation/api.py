@@ -1,6 +1,6 @@
 """Moderation (what the permissions seed 004 sends to "the Moderation API" allow):
 device trust and rate limits, federation blocks, and the chat server's internal calls
-that feed them (federation peers, spam reports, effective rate limits, activity)."""
+that feed them (federation peers, spam reports, effective rate limits)."""
 from __future__ import annotations
 
 from chalice import Blueprint
@@ -10,6 +10,7 @@ from chalicelib.domain import trust
 from chalicelib.http.routing import route
 from chalicelib.http.schemas import (
     BOOLEAN,
+    COUNT,
     DEVICE_ADDRESS,
     INTEGER,
     STRING,
@@ -18,7 +19,6 @@ from chalicelib.http.schemas import (
     nullable,
     obj,
 )
-from chalicelib.store import device_counters as device_stats
 
 bp = Blueprint(__name__)
 
@@ -52,14 +52,8 @@ SPAM_REPORT = {"type": "object", "additionalProperties": False,
                                            "description": "Who reported (counted once per "
                                                           "reporter)"},
                               "reason": {"type": "string", "maxLength": 500}}}
-ACTIVITY = {"type": "object", "additionalProperties": False, "required": ["device_addresses"],
-            "properties": {"device_addresses": {
-                "type": "array", "minItems": 1, "maxItems": device_stats.MAX_ACTIVITY_BATCH,
-                "items": DEVICE_ADDRESS}}}
-
 # --- answers -------------------------------------------------------------------------------
 
-_COUNT = {**INTEGER, "minimum": 0}
 _LIMIT = {**INTEGER, "minimum": 0, "description": "messages per rate-limit window"}
 TIER = {"type": "string", "enum": [*trust.TIERS, trust.BLOCKED]}
 DISPLAY_TIER = {"type": "string", "enum": [trust.display(t) for t in TIER["enum"]],
@@ -100,13 +94,13 @@ PEER_ANSWER = obj({
 })
 BLOCKED_PEERS_ANSWER = obj({
     "blocked_peers": {**array(PEER_ANSWER), "description": "newest block first"},
-    "total_count": _COUNT,
+    "total_count": COUNT,
 })
 SPAM_REPORT_ANSWER = obj({
     "device_address": DEVICE_ADDRESS,
-    "spam_reports": _COUNT,
+    "spam_reports": COUNT,
     "counted": {**BOOLEAN, "description": "false when this reporter had already reported it"},
-    "threshold": _COUNT,
+    "threshold": COUNT,
     "blocked": BOOLEAN,
     "auto_blocked": {**BOOLEAN, "description": "true when this report blocked the device"},
 })
@@ -117,12 +111,6 @@ EFFECTIVE_LIMIT_ANSWER = obj({
     "next_tier_at": {**nullable(UNIX_SECONDS),
                      "description": "progressive only: when the tier and its limit change"},
 })
-ACTIVITY_ANSWER = obj({
-    "recorded": {**_COUNT, "description": "devices whose last_seen moved"},
-    "unchanged": {**_COUNT, "description": "devices seen too recently to move again"},
-    "unknown": {**array(DEVICE_ADDRESS), "description": "addresses of no registered device"},
-})
-
 
 # --- device trust (admin) --------------------------------------------------------------------
 
@@ -216,10 +204,3 @@ def report_spam(ctx, device_address):
        auth="node", response=EFFECTIVE_LIMIT_ANSWER, tags=("internal",))
 def device_rate_limit(ctx, device_address):
     return moderation.rate_limit(device_address)
-
-
-@route(bp, "/internal/devices/activity", "POST",
-       summary="Devices seen active now (for active-device counts)",
-       auth="node", body=ACTIVITY, response=ACTIVITY_ANSWER, tags=("internal",))
-def device_activity(ctx):
-    return device_stats.record_activity(ctx.body["device_addresses"])

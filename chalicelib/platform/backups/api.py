@@ -10,6 +10,7 @@ from chalice import Blueprint
 from chalicelib.http.routing import route
 from chalicelib.http.schemas import (
     BOOLEAN,
+    COUNT,
     ENVIRONMENT,
     ISO_TIME,
     STRING,
@@ -25,7 +26,6 @@ bp = Blueprint(__name__)
 
 TAGS = ("ops",)
 
-_COUNT = {"type": "integer", "minimum": 0}
 BACKUP_ANSWER = obj({
     "id": {"type": "string", "pattern": "^bk_[0-9]{13}[0-9a-f]{12}$"},
     "instance_id": STRING, "environment": ENVIRONMENT,
@@ -33,7 +33,7 @@ BACKUP_ANSWER = obj({
     "requested_at": ISO_TIME,
     "requested_by": {**STRING, "description": "the admin, or system:scheduler"},
     "started_at": nullable(ISO_TIME), "completed_at": nullable(ISO_TIME),
-    "events": nullable(_COUNT), "size": nullable({**_COUNT, "description": "bytes"}),
+    "events": nullable(COUNT), "size": nullable({**COUNT, "description": "bytes"}),
     "sha256": nullable({"type": "string", "pattern": "^[0-9a-f]{64}$"}),
     "s3_key": STRING,
     "offsite_status": nullable({"type": "string", "enum": ["completed", "failed"]}),

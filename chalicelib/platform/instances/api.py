@@ -6,7 +6,15 @@ from chalice import Blueprint
 from chalicelib.domain.environments import ENVIRONMENTS
 from chalicelib.http import error_log
 from chalicelib.http.routing import route
-from chalicelib.http.schemas import ENVIRONMENT, ISO_TIME, STRING, array, nullable, obj
+from chalicelib.http.schemas import (
+    COUNT,
+    ENVIRONMENT,
+    ISO_TIME,
+    STRING,
+    array,
+    nullable,
+    obj,
+)
 from chalicelib.platform.instances import service as instances
 from chalicelib.store.instances import load_instance
 
@@ -19,7 +27,6 @@ CREATE = {
                    "plan": {"type": "string", "enum": sorted(instances.PLANS)}},
 }
 
-_COUNT = {"type": "integer", "minimum": 0}
 INSTANCE_ANSWER = obj({
     "id": STRING, "name": STRING,
     "plan": {"type": "string", "enum": sorted(instances.PLANS)},
@@ -31,13 +38,13 @@ INSTANCE_LIST_ANSWER = obj({"instances": array(INSTANCE_ANSWER)})
 INSTANCE_DETAIL_ANSWER = obj({
     **INSTANCE_ANSWER["properties"],
     "created_by": STRING,
-    "limits": obj({"events_per_month": nullable(_COUNT), "api_keys": _COUNT,
-                   "backups_retained": _COUNT}),
+    "limits": obj({"events_per_month": nullable(COUNT), "api_keys": COUNT,
+                   "backups_retained": COUNT}),
     "usage": obj({
-        "events": {**obj({env: _COUNT for env in ENVIRONMENTS}, closed=True),
+        "events": {**obj({env: COUNT for env in ENVIRONMENTS}, closed=True),
                    "description": "events stored, per environment"},
-        "events_total": _COUNT,
-        "api_keys_active": _COUNT,
+        "events_total": COUNT,
+        "api_keys_active": COUNT,
     }),
 })
 ERROR_ANSWER = obj({

@@ -5,7 +5,7 @@ from __future__ import annotations
 from chalice import Blueprint
 
 from chalicelib.core.errors import invalid
-from chalicelib.http.schemas import STRING, array, data_ok, nullable, obj
+from chalicelib.http.schemas import COUNT, STRING, array, data_ok, nullable, obj
 from chalicelib.http.surfaces import on_every_surface, where
 from chalicelib.platform.integrity import service as integrity
 from chalicelib.store.keys import stream_key
@@ -34,25 +34,24 @@ VERIFY = {
 _B64_HASH = {"type": "string", "pattern": "^[A-Za-z0-9+/]{43}=$",
              "description": "a SHA-256 hash, base64"}
 _HEX_HASH = {"type": "string", "pattern": "^[0-9a-f]{64}$", "description": "a SHA-256 hash, hex"}
-_COUNT = {"type": "integer", "minimum": 0}
 _STREAM = {"type": "string", "description": "<agg_type>/<agg_id>"}
-ROOT_ANSWER = data_ok({"stream": _STREAM, "treeSize": _COUNT, "root": _B64_HASH,
+ROOT_ANSWER = data_ok({"stream": _STREAM, "treeSize": COUNT, "root": _B64_HASH,
                        "root_hex": _HEX_HASH})
 INCLUSION_ANSWER = data_ok({
-    "stream": _STREAM, "leafIdx": _COUNT, "treeSize": {**_COUNT, "minimum": 1},
+    "stream": _STREAM, "leafIdx": COUNT, "treeSize": {**COUNT, "minimum": 1},
     "leafHash": _B64_HASH, "proof": array(_B64_HASH), "root": _B64_HASH,
-    "leaf": obj({"stream": _STREAM, "position": _COUNT, "content_hash": _HEX_HASH,
+    "leaf": obj({"stream": _STREAM, "position": COUNT, "content_hash": _HEX_HASH,
                  "encoding": {**STRING, "description": "how leafHash is computed"}}),
 })
 CONSISTENCY_ANSWER = data_ok({
-    "stream": _STREAM, "size1": {**_COUNT, "minimum": 1}, "size2": {**_COUNT, "minimum": 1},
+    "stream": _STREAM, "size1": {**COUNT, "minimum": 1}, "size2": {**COUNT, "minimum": 1},
     "root1": _B64_HASH, "root2": _B64_HASH, "proof": array(_B64_HASH),
 })
-_CHAIN = {"length": _COUNT, "checked": _COUNT, "chain_head": nullable(_HEX_HASH)}
+_CHAIN = {"length": COUNT, "checked": COUNT, "chain_head": nullable(_HEX_HASH)}
 CHAIN_ANSWER = {
     "anyOf": [
         data_ok({**_CHAIN, "valid": {"const": True}, "first_bad_index": {"type": "null"}}),
-        data_ok({**_CHAIN, "valid": {"const": False}, "first_bad_index": _COUNT,
+        data_ok({**_CHAIN, "valid": {"const": False}, "first_bad_index": COUNT,
                  "reason": {**STRING, "description": "what mismatched, and where"}}),
     ],
     "description": "ok is true whenever the check ran; valid tells whether the chain holds",

@@ -2,7 +2,13 @@
 store/ names a table; every module imports them from here."""
 from __future__ import annotations
 
-from chalicelib.store.tables.chat import Alert, Counter, Device, FederationPeer, MetricBucket
+from chalicelib.store.tables.chat import (
+    Alert,
+    Counter,
+    Device,
+    FederationPeer,
+    MetricBucket,
+)
 from chalicelib.store.tables.identity import (
     AuditEntry,
     Challenge,
