@@ -1,6 +1,7 @@
 """`make run`: the whole control plane on this machine.
 
-moto's server (in a thread of this process) stands in for DynamoDB, S3 and Secrets
+moto's server (`python -m local.moto_server`, a child process, so it can be paused or
+stopped apart from the rest: its pid is printed) stands in for DynamoDB, S3 and Secrets
 Manager; every table, bucket and secret is created and the deployment bootstrapped;
 `chalice local` serves the routes in a child process; the scheduled functions run here
 at their rates. Ctrl-C stops it all.
@@ -163,26 +164,46 @@ def prepare_env(port: int, moto_port: int) -> dict:
 
 # --- embedded AWS ----------------------------------------------------------------------
 
-def start_moto(moto_port: int):
-    import logging
+MOTO_START_TIMEOUT = 15.0
 
-    from local.moto_server import SerialMotoServer
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per AWS call is noise
-    server = SerialMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
-    # start() waits forever if the bind fails in its thread; bound the wait.
-    starter = threading.Thread(target=server.start, daemon=True)
-    starter.start()
-    starter.join(15)
-    if starter.is_alive():
+
+def start_moto(moto_port: int) -> subprocess.Popen:
+    """moto's server in a child process; returns once it listens on 127.0.0.1:moto_port."""
+    from local.moto_server import READY_LINE
+    proc = subprocess.Popen([sys.executable, "-m", "local.moto_server", "--port", str(moto_port)],
+                            cwd=PROJECT_DIR, env=dict(os.environ), stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, text=True)
+    ready = threading.Event()
+
+    def relay() -> None:  # the ready line, then anything else moto prints
+        for line in proc.stdout:
+            if READY_LINE in line:
+                ready.set()
+            else:
+                print(f"[moto] {line.rstrip()}", flush=True)
+        ready.set()
+
+    threading.Thread(target=relay, name="moto-output", daemon=True).start()
+    deadline = time.monotonic() + MOTO_START_TIMEOUT
+    while time.monotonic() < deadline and not ready.wait(0.1):
+        pass
+    if proc.poll() is not None or not ready.is_set():
+        stop_moto(proc)
         fail(f"the embedded AWS (moto) did not start on 127.0.0.1:{moto_port}; "
              f"is the port taken? pick another, e.g. MOTO_PORT={moto_port + 1} make run")
-    return server
+    return proc
 
 
-def stop_moto(server) -> None:
-    stopper = threading.Thread(target=server.stop, daemon=True)
-    stopper.start()
-    stopper.join(5)
+def stop_moto(proc: subprocess.Popen | None) -> None:
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGCONT)  # a paused server cannot act on SIGTERM
+    proc.terminate()
+    try:
+        proc.wait(5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
 
 
 # --- scheduled functions ---------------------------------------------------------------
@@ -322,7 +343,7 @@ def main() -> int:
             say(f"  {name}={value}{note}")
 
         moto = start_moto(moto_port)
-        say(f"embedded AWS (moto) on http://127.0.0.1:{moto_port}")
+        say(f"embedded AWS (moto) on http://127.0.0.1:{moto_port} (pid {moto.pid})")
 
         # chalicelib reads the environment once; make sure it reads the one set above.
         from chalicelib.core import settings
@@ -355,6 +376,11 @@ def main() -> int:
                     say(f"chalice local exited unexpectedly with code {proc.returncode}; stopping")
                     code = proc.returncode if proc.returncode > 0 else 128 - proc.returncode
                 break
+            if moto.poll() is not None:
+                say(f"the embedded AWS (moto) exited unexpectedly with code {moto.returncode}; "
+                    "stopping")
+                code = 1
+                break
             stop.wait(0.5)
     except Stop:
         pass
@@ -374,8 +400,7 @@ def main() -> int:
         stop_chalice(proc)
         if scheduler is not None:
             scheduler.join(10)
-        if moto is not None:
-            stop_moto(moto)
+        stop_moto(moto)
         say("stopped")
     return code
 

@@ -110,16 +110,37 @@ def declared_route(method: str, path: str):
     return min(matches, key=lambda r: len(r.path_params)) if matches else None
 
 
+# Error answers are checked against the route's declared error kinds too (the OpenAPI
+# document lists them per status), once every route declares its own.
+CHECK_ERRORS = False
+_COLLECT = os.environ.get("COLLECT_UNDECLARED_ERRORS")  # a file: list instead of failing
+
+
 def check_declared_answer(method: str, path: str, answer: Answer) -> None:
-    """Every successful JSON answer a test sees must match its route's declared schema:
-    the schema the OpenAPI document publishes is checked by every API test."""
+    """Every JSON answer a test sees must be one its route declares: a success matches
+    the declared schema, an error is one of the declared kinds. What the OpenAPI
+    document publishes is checked by every API test."""
     from chalicelib.domain import json_schema
-    if not 200 <= answer.status < 300 or answer.json is None:
+    if answer.json is None:
         return
     if not (answer.headers.get("Content-Type") or "").startswith("application/json"):
         return
     spec = declared_route(method, path)
-    if spec is None or spec.response is None:
+    if spec is None:
+        return
+    if answer.status >= 400 and answer.status not in spec.statuses:
+        if isinstance(answer.json, dict):
+            kind = answer.json.get("code" if spec.surface == "data" else "error")
+            if _COLLECT and kind not in spec.answers():
+                with open(_COLLECT, "a", encoding="utf-8") as fh:
+                    fh.write(f"{spec.method} {spec.path} {kind}\n")
+            elif CHECK_ERRORS:
+                assert kind in spec.answers(), (f"{method} {spec.path} answered "
+                                                f"{answer.status} {kind}, which it does not "
+                                                "declare")
+        return
+    if spec.response is None or not (200 <= answer.status < 300
+                                     or answer.status in spec.statuses):
         return
     problems = json_schema.problems(spec.response, answer.json)
     assert not problems, (f"{method} {spec.path} answered outside its declared schema: "

@@ -55,6 +55,7 @@ _KINDS = [
     ErrorKind("AGGREGATE_NOT_FOUND", 4047, 404, "No events for this aggregate"),
     ErrorKind("RATE_LIMITED", 4290, 429, "Too many requests"),
     ErrorKind("INTERNAL_ERROR", 5000, 500, "Internal error; quote error_id when reporting it"),
+    ErrorKind("INTEGRITY_ERROR", 5001, 500, "The stream's stored Merkle data is damaged"),
     ErrorKind("SERVICE_UNAVAILABLE", 5030, 503, "A backing service is unavailable"),
     ErrorKind("DEVICE_ALREADY_VERIFIED", 4095, 409, "Device is already verified"),
     ErrorKind("DEVICE_NOT_VERIFIED", 4096, 409, "Device is not verified"),

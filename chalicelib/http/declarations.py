@@ -32,6 +32,7 @@ class RouteSpec:
     read_only: bool = False        # a POST that changes nothing (e.g. verifying a proof)
     media_types: tuple = ("application/json",)  # of the success answer, JSON's first
     statuses: tuple = ()           # other success statuses the route may answer (201/200)
+    errors: tuple = ()             # error kinds its own acts may answer (see `answers`)
 
     @property
     def mutating(self) -> bool:
@@ -49,6 +50,28 @@ class RouteSpec:
                                         for i, part in enumerate(parts)) + "$")
 
 
+    def answers(self) -> set[str]:
+        """Every error kind the route may answer: those its acts declare, and those the
+        wrapper adds from the rest of the declaration (auth, input, limits, crashes)."""
+        kinds = set(self.errors) | {"INTERNAL_ERROR", "SERVICE_UNAVAILABLE"}
+        if self.body is not None or self.query or self.path_params:
+            kinds.add("VALIDATION_ERROR")
+        kinds |= IMPLIED_BY_AUTH[self.auth]
+        if self.rate_limit:
+            kinds.add("RATE_LIMITED")
+        if "instance_id" in self.path_params:
+            kinds.add("INSTANCE_NOT_FOUND")
+        return kinds
+
+
+# what the wrapper itself answers for each kind of caller
+IMPLIED_BY_AUTH = {
+    "admin": {"UNAUTHENTICATED", "TOKEN_EXPIRED", "SESSION_REVOKED", "INSUFFICIENT_PERMISSIONS"},
+    "api_key": {"INVALID_API_KEY", "INSUFFICIENT_PERMISSIONS"},
+    "node": {"INVALID_NODE_SECRET"},
+    "public": set(),
+}
+
 ROUTES: list[RouteSpec] = []
 
 
@@ -61,5 +84,8 @@ def check(spec: RouteSpec) -> None:
         raise ValueError(f"{where}: admin routes must name a permission")
     if spec.auth == "admin" and spec.mutating and not spec.audit:
         raise ValueError(f"{where}: mutating admin routes must name an audit action")
+    from chalicelib.core.errors import KINDS
+    if set(spec.errors) - set(KINDS):
+        raise ValueError(f"{where}: unknown error kinds {sorted(set(spec.errors) - set(KINDS))}")
     if "application/json" in spec.media_types and spec.response is None:
         raise ValueError(f"{where}: JSON routes must declare their answer's schema (response)")

@@ -1,4 +1,7 @@
-"""5xx answers carry only an error_id; the details are kept here for operators."""
+"""5xx answers carry only an error_id; the details are kept here for operators.
+
+Not when the store itself is out of reach (the wrapper's 503): writing there would wait
+out the SDK's timeouts a second time, so that error is only logged, under its error_id."""
 from __future__ import annotations
 
 import traceback
@@ -10,8 +13,14 @@ from chalicelib.store.tables import ErrorRecord
 RETENTION_SECONDS = 30 * 86400
 
 
-def record(exc: BaseException, route: str, method: str, context: dict) -> str:
-    error_id = clock.new_id("err_")
+def new_id() -> str:
+    return clock.new_id("err_")
+
+
+def record(exc: BaseException, route: str, method: str, context: dict,
+           error_id: str | None = None) -> str:
+    """Store the error under `error_id` (a new one unless given); the id."""
+    error_id = error_id or new_id()
     now = clock.now_int()
     ErrorRecord(error_id=error_id, created_at=now, route=route, method=method,
                 instance_id=context.get("instance_id"), environment=context.get("environment"),

@@ -20,21 +20,18 @@ _DATA_ERROR = {
 
 
 def _error_responses(spec: RouteSpec) -> dict:
-    ref = {"$ref": "#/components/schemas/" + ("DataError" if spec.surface == "data" else "Error")}
-    content = {"application/json": {"schema": ref}}
+    """One response per status the route can answer an error with, naming the codes."""
+    by_status: dict[int, list[str]] = {}
+    for name in sorted(spec.answers()):
+        by_status.setdefault(KINDS[name].status, []).append(name)
+    field = "code" if spec.surface == "data" else "error"
+    base = "DataError" if spec.surface == "data" else "Error"
     out = {}
-    if spec.body or spec.query:
-        out["400"] = {"description": "Invalid request (details lists every problem)",
-                      "content": content}
-    if spec.auth != "public":
-        out["401"] = {"description": "Missing or invalid credentials", "content": content}
-        if spec.auth in ("admin", "api_key"):
-            out["403"] = {"description": "Missing permission or scope", "content": content}
-    if spec.path_params:
-        out["404"] = {"description": "Not found", "content": content}
-    if spec.rate_limit:
-        out["429"] = {"description": "Rate limited; see Retry-After", "content": content}
-    out["500"] = {"description": "Internal error; error_id resolves it", "content": content}
+    for status, names in sorted(by_status.items()):
+        schema = {"allOf": [{"$ref": f"#/components/schemas/{base}"},
+                            {"properties": {field: {"enum": names}}}]}
+        out[str(status)] = {"description": ", ".join(names),
+                            "content": {"application/json": {"schema": schema}}}
     return out
 
 

@@ -12,6 +12,8 @@ from chalicelib.http.declarations import RouteSpec
 from chalicelib.identity import audit
 from chalicelib.identity.principal import Origin
 
+RETRY_AFTER_SECONDS = 5   # a 503 for a backend out of reach
+
 
 class Ctx:
     """What a handler gets besides its path parameters."""
@@ -79,6 +81,10 @@ def _error(spec: RouteSpec, err: AppError):
 
 
 def _internal_error(spec: RouteSpec, exc: Exception, params: dict, request):
+    """A crash: 500 with an error_id whose record holds the context and trace. A backend
+    out of reach: 503 with Retry-After, and the error only logged (under its error_id,
+    so the log line can be found), since the record would go to the same dead backend
+    and the answer would wait out the SDK's timeouts twice."""
     from chalicelib.core.observability import logger
     from chalicelib.http import error_log
 
@@ -86,18 +92,19 @@ def _internal_error(spec: RouteSpec, exc: Exception, params: dict, request):
                "params": params, "query": dict(request.query_params or {}),
                "request_id": requests.request_id(request),
                "instance_id": params.get("instance_id"), "environment": params.get("env")}
-    error_id = None
-    try:
-        error_id = error_log.record(exc, spec.path, spec.method, context)
-    except Exception:  # noqa: BLE001 - storage down: still answer without a trace
-        logger.exception("could not store error record")
-    logger.exception("unhandled error", extra={"error_id": error_id, "route": spec.path})
+    error_id = error_log.new_id()
     if _backend_unreachable(exc):
-        err = AppError("SERVICE_UNAVAILABLE", extra={"error_id": error_id},
-                       headers={"Retry-After": "5"})
-    else:
-        err = AppError("INTERNAL_ERROR", extra={"error_id": error_id})
-    return _error(spec, err)
+        logger.exception("backend unreachable", extra={
+            "error_id": error_id, "route": spec.path, "method": spec.method,
+            "error_type": type(exc).__name__, "context": context})
+        return _error(spec, AppError("SERVICE_UNAVAILABLE", extra={"error_id": error_id},
+                                     headers={"Retry-After": str(RETRY_AFTER_SECONDS)}))
+    try:
+        error_log.record(exc, spec.path, spec.method, context, error_id=error_id)
+    except Exception:  # noqa: BLE001 - storage down: still answer without a trace
+        logger.exception("could not store error record", extra={"error_id": error_id})
+    logger.exception("unhandled error", extra={"error_id": error_id, "route": spec.path})
+    return _error(spec, AppError("INTERNAL_ERROR", extra={"error_id": error_id}))
 
 
 def _backend_unreachable(exc: BaseException) -> bool:

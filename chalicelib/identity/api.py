@@ -95,10 +95,12 @@ def logout(ctx):
 
 # --- the audit trail -----------------------------------------------------------------------
 
-_TS = {"type": "integer", "minimum": 0}
-_FILTERS = {"since": _TS, "until": _TS, "action": {"type": "string", "maxLength": 64},
-            "admin": {"type": "string", "maxLength": 256},
-            "target": {"type": "string", "maxLength": 256}}
+_TS = {"type": "integer", "minimum": audit.MIN_TS, "maximum": audit.MAX_TS,
+       "description": "unix seconds, at most 253402300799 (9999-12-31T23:59:59Z)"}
+_FILTERS = {"since": _TS, "until": _TS,
+            "action": {"type": "string", "minLength": 1, "maxLength": 64},
+            "admin": {"type": "string", "minLength": 1, "maxLength": 256},
+            "target": {"type": "string", "minLength": 1, "maxLength": 256}}
 AUDIT_QUERY = {**_FILTERS,
                "limit": {"type": "integer", "minimum": 1, "maximum": audit.MAX_LIMIT,
                          "default": 100},
@@ -110,8 +112,8 @@ EXPORT_QUERY = {**_FILTERS, "format": {"type": "string", "enum": ["csv", "json"]
 
 def _window(query: dict) -> tuple[int, int]:
     now = clock.now_int()
-    until = query.get("until", now)
-    since = query.get("since", until - 86400)
+    until = query.get("until", min(now, audit.MAX_TS))
+    since = query.get("since", max(until - 86400, audit.MIN_TS))
     if since > until:
         raise invalid("since", "must not be after until", "since must not be after until")
     return since, until

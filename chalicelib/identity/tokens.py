@@ -64,10 +64,10 @@ def authenticate(token: str) -> Principal:
                                      "verify_exp": False, "verify_iat": False})
     except jwt.PyJWTError:
         raise AppError("UNAUTHENTICATED", "Bearer token is invalid")
+    if not _well_typed(claims):
+        raise AppError("UNAUTHENTICATED", "Bearer token is invalid")
     # times are checked against our clock, which tests and the local runner can move
     now = clock.now_int()
-    if not isinstance(claims["exp"], int) or not isinstance(claims["iat"], int):
-        raise AppError("UNAUTHENTICATED", "Bearer token is invalid")
     if claims["iat"] > now + 60:
         raise AppError("UNAUTHENTICATED", "Bearer token is not valid yet")
     if claims["exp"] <= now:
@@ -82,6 +82,32 @@ def authenticate(token: str) -> Principal:
                      permissions=tuple(claims.get("permissions", [])), sid=claims["sid"],
                      token_exp=int(claims["exp"]),
                      extra={"session_expires_at": int(session.expires_at)})
+
+
+MAX_CLAIM_CHARS = 512   # sub is an email or a device address (32 hex @ server name)
+
+
+def _well_typed(claims: dict) -> bool:
+    """The claims this module reads have the types it issues: a signed token is still
+    input (a key leak, a bug elsewhere), and a sid that is not a short string would
+    reach DynamoDB as a key it refuses."""
+    def text(value) -> bool:
+        if not isinstance(value, str) or not 0 < len(value) <= MAX_CLAIM_CHARS:
+            return False
+        try:
+            value.encode("utf-8")      # a lone surrogate from a "\\ud800" escape
+        except UnicodeEncodeError:
+            return False
+        return True
+
+    def integer(value) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool)
+
+    return (all(text(claims[name]) for name in ("sub", "sid", "jti"))
+            and integer(claims["exp"]) and integer(claims["iat"])
+            and text(claims.get("kind", "operator"))
+            and isinstance(claims.get("permissions", []), list)
+            and all(text(p) for p in claims.get("permissions", [])))
 
 
 def revoke_session(sid: str) -> None:

@@ -19,6 +19,18 @@ and hour, not per sample). rollup() folds the hours whose mark is older than the
 period, then deletes each mark only if nobody ADDed to it meanwhile (a late sample arriving
 during the fold keeps its mark for the next run). Folding an hour marks its day the same way.
 
+Idempotent pushes. A push carrying an X-Idempotency-Key is written by record_once() as
+ONE TransactWriteItems: an IdempotencyRecord keyed "metrics#<client key>" (the data
+plane's records are "<instance uuid>#<env>#<key>", so the two never meet), conditional on
+not existing (or having outlived its 24 h), then every (series, bucket) UpdateItem and
+every hour's pending mark. A replay fails the record's condition, so nothing of it is
+applied, and it answers the stored first answer. A gauge's `last` is set in the same
+transaction under its usual condition (no newer value there); when that condition alone
+fails, the transaction is sent again with that gauge's bucket only adding to total/count.
+DynamoDB allows 100 items per transaction: samples are merged per (series, bucket) first,
+so a push fits when its buckets + hours touched + 1 <= 100 (transaction_items()); a
+bigger keyed push is refused by the service before anything is written.
+
 What is complete. After a run, MetaItem "metric_rollups" records the watermarks: every 1h
 bucket before value["1h"] and every 1d bucket before value["1d"] is folded. A reader
 covers a time range with whole 1d buckets below the day watermark, whole 1h buckets below
@@ -28,8 +40,8 @@ Queries per series whatever its length: 30 days read ~30 + 23 + 23 + 12 items, n
 from __future__ import annotations
 
 from chalicelib.core import clock
-from chalicelib.store.conditions import delete_if, save_if, update_if
-from chalicelib.store.tables import MetaItem, MetricBucket
+from chalicelib.store.conditions import delete_if, reason_codes, save_if, update_if
+from chalicelib.store.tables import IdempotencyRecord, MetaItem, MetricBucket
 
 RESOLUTIONS = {"5m": 300, "1h": 3600, "1d": 86400}
 LEVELS = ("1d", "1h", "5m")  # coarsest first
@@ -41,6 +53,10 @@ ROLLUP_GRACE_SECONDS = 120
 PENDING = {"1h": "~pending#1h", "1d": "~pending#1d"}
 CHILD = {"1h": "5m", "1d": "1h"}
 WATERMARK_KEY = "metric_rollups"
+MAX_TRANSACTION_ITEMS = 100  # DynamoDB's limit on one TransactWriteItems
+IDEMPOTENCY_PREFIX = "metrics#"
+IDEMPOTENCY_SECONDS = 24 * 3600
+TRANSACTION_RETRIES = 5
 
 
 def series_key(name: str, resolution: str) -> str:
@@ -75,7 +91,18 @@ def record_many(samples) -> int:
     a bucket are merged first, so the cost is one UpdateItem per (series, bucket) touched
     (two for a gauge whose bucket already holds a newer value), plus one per hour touched
     for its roll-up mark. Returns the number of samples written."""
-    now = clock.now()
+    groups, written = merge(samples)
+    for (name, start), group in groups.items():
+        _write_bucket(name, start, group)
+    for hour in hours_of(groups):
+        mark_pending("1h", hour)
+    return written
+
+
+def merge(samples, now: float | None = None) -> tuple[dict, int]:
+    """({(name, 5m bucket start): merged group}, samples merged): a sample without a
+    timestamp is taken at `now`."""
+    now = clock.now() if now is None else now
     groups: dict[tuple[str, int], dict] = {}
     written = 0
     for name, value, kind, ts in samples:
@@ -90,33 +117,129 @@ def record_many(samples) -> int:
         if kind == "gauge" and (group["last_ts"] is None or ts >= group["last_ts"]):
             group["last"], group["last_ts"] = value, ts
         written += 1
-    for (name, start), group in groups.items():
-        _write_bucket(name, start, group)
-    for hour in sorted({bucket_start(start, "1h") for _, start in groups}):
-        mark_pending("1h", hour)
-    return written
+    return groups, written
+
+
+def hours_of(groups: dict) -> list[int]:
+    return sorted({bucket_start(start, "1h") for _, start in groups})
+
+
+def transaction_items(groups: dict) -> int:
+    """Items record_once() writes in its one transaction: the buckets, the hours' pending
+    marks and the idempotency record."""
+    return len(groups) + len(hours_of(groups)) + 1
+
+
+def idempotency_key(client_key: str) -> str:
+    return IDEMPOTENCY_PREFIX + client_key
+
+
+def stored_answer(client_key: str, request_hash: str) -> dict | None:
+    """The first answer to `client_key` when it was given for this request (with
+    idempotent_replay), None when the key is unused or expired; IDEMPOTENCY_KEY_REUSED
+    when it answered a different request. One consistent GetItem."""
+    from chalicelib.core.errors import AppError
+    try:
+        record = IdempotencyRecord.get(idempotency_key(client_key), consistent_read=True)
+    except IdempotencyRecord.DoesNotExist:
+        return None
+    if record.ttl is not None and record.ttl <= clock.now_int():
+        return None  # outlived its 24 h (DynamoDB's TTL deletes it in its own time)
+    if record.request_hash != request_hash:
+        raise AppError("IDEMPOTENCY_KEY_REUSED")
+    return dict(record.body, idempotent_replay=True)
+
+
+def record_once(groups: dict, answer: dict, client_key: str, request_hash: str) -> dict:
+    """Write merged `groups` (from merge()) and the idempotency record of `client_key` in
+    one transaction and return `answer`; a replay writes nothing and returns the first
+    answer. At most transaction_items(groups) <= 100 items (the caller checks)."""
+    from pynamodb.exceptions import TransactWriteError
+
+    from chalicelib.core.errors import AppError
+    from chalicelib.store.base import transact_write
+    from chalicelib.store.conditions import transaction_conflict
+    if transaction_items(groups) > MAX_TRANSACTION_ITEMS:
+        raise ValueError(f"{transaction_items(groups)} items exceed one transaction")
+    key = idempotency_key(client_key)
+    ordered = list(groups.items())
+    older = set()  # gauge buckets already holding a newer value: no `last` from this push
+    conflicts = expired = 0
+    while True:
+        now = clock.now_int()
+        try:
+            with transact_write() as tx:
+                # the one Put goes first in the request: reasons[0] is the record's
+                tx.save(IdempotencyRecord(key=key, status=202, body=answer,
+                                          request_hash=request_hash, created_at=now,
+                                          ttl=now + IDEMPOTENCY_SECONDS),
+                        condition=IdempotencyRecord.key.does_not_exist()
+                        | (IdempotencyRecord.ttl <= now))
+                for (name, start), group in ordered:
+                    actions, condition = _bucket_update(start, group, (name, start) in older)
+                    tx.update(MetricBucket(series=series_key(name, "5m"), start=start),
+                              actions=actions, condition=condition)
+                for hour in hours_of(groups):
+                    tx.update(MetricBucket(series=PENDING["1h"], start=hour),
+                              actions=_pending_actions(hour))
+            return answer
+        except TransactWriteError as exc:
+            reasons = reason_codes(exc)
+            if reasons and reasons[0] == "ConditionalCheckFailed":
+                replay = stored_answer(client_key, request_hash)
+                if replay is not None:
+                    return replay
+                expired += 1  # it expired between the write and the read: write afresh
+                if expired < TRANSACTION_RETRIES:
+                    continue
+            failed = {ordered[i - 1][0] for i, code in enumerate(reasons)
+                      if code == "ConditionalCheckFailed" and 1 <= i <= len(ordered)}
+            if failed - older:  # at most once per gauge bucket of the push
+                older |= failed  # an older gauge value still counts toward the mean
+                continue
+            if transaction_conflict(exc) and conflicts < TRANSACTION_RETRIES:
+                import time
+                time.sleep(0.02 * (2 ** conflicts))
+                conflicts += 1
+                continue
+            if transaction_conflict(exc):
+                raise AppError("CONCURRENT_WRITE", "Other writes kept changing these metric "
+                               "buckets; send the push again with the same "
+                               "X-Idempotency-Key") from exc
+            raise
+
+
+def _bucket_update(start: int, group: dict, older: bool):
+    """(actions, condition) of one bucket's UpdateItem: counters and the gauge mean add
+    up; a gauge sets `last` only when no newer value is there."""
+    common = [MetricBucket.kind.set(group["kind"]), MetricBucket.total.add(group["total"]),
+              MetricBucket.count.add(group["count"]),
+              MetricBucket.ttl.set(_ttl(start, "5m"))]
+    if group["kind"] == "counter" or older:
+        return common, None
+    return (common + [MetricBucket.last.set(group["last"]),
+                      MetricBucket.last_ts.set(group["last_ts"])],
+            MetricBucket.last_ts.does_not_exist() | (MetricBucket.last_ts <= group["last_ts"]))
 
 
 def _write_bucket(name: str, start: int, group: dict) -> None:
     item = MetricBucket(series=series_key(name, "5m"), start=start)
-    common = [MetricBucket.kind.set(group["kind"]), MetricBucket.total.add(group["total"]),
-              MetricBucket.count.add(group["count"]),
-              MetricBucket.ttl.set(_ttl(start, "5m"))]
-    if group["kind"] == "counter":
-        item.update(actions=common)
+    actions, condition = _bucket_update(start, group, older=False)
+    if condition is None:
+        item.update(actions=actions)
         return
-    if not update_if(item, common + [MetricBucket.last.set(group["last"]),
-                                     MetricBucket.last_ts.set(group["last_ts"])],
-                     MetricBucket.last_ts.does_not_exist()
-                     | (MetricBucket.last_ts <= group["last_ts"])):
-        item.update(actions=common)  # an older gauge value still counts toward the mean
+    if not update_if(item, actions, condition):
+        item.update(actions=_bucket_update(start, group, older=True)[0])  # mean only
+
+
+def _pending_actions(start: int) -> list:
+    return [MetricBucket.kind.set("pending"), MetricBucket.total.add(1),
+            MetricBucket.ttl.set(start + RETENTION["5m"] + 86400)]
 
 
 def mark_pending(level: str, start: int) -> None:
     """Note that the `level` bucket starting at `start` must be (re)computed."""
-    MetricBucket(series=PENDING[level], start=start).update(actions=[
-        MetricBucket.kind.set("pending"), MetricBucket.total.add(1),
-        MetricBucket.ttl.set(start + RETENTION["5m"] + 86400)])
+    MetricBucket(series=PENDING[level], start=start).update(actions=_pending_actions(start))
 
 
 # ----------------------------------------------------------------------------- reads

@@ -17,7 +17,17 @@ def secret_name(logical: str) -> str:
 
 
 def read(logical: str) -> str:
+    """Through Powertools Parameters (cached CACHE_SECONDS), with our client: Powertools'
+    own would use botocore's defaults (60 s connect and read timeouts, legacy retries),
+    so an unreachable Secrets Manager would hold a request for minutes."""
     from aws_lambda_powertools.utilities import parameters  # deferred import
+    from aws_lambda_powertools.utilities.parameters.constants import DEFAULT_PROVIDERS
+
+    from chalicelib.store.aws import client
+    sm = client("secretsmanager")
+    provider = DEFAULT_PROVIDERS.get("secrets")
+    if provider is None or provider.client is not sm:
+        DEFAULT_PROVIDERS["secrets"] = parameters.SecretsProvider(boto3_client=sm)
     return parameters.get_secret(secret_name(logical), max_age=CACHE_SECONDS)
 
 

@@ -13,7 +13,7 @@ def test_create_list_and_describe(stack):
     assert body["plan"] == "pro" and body["tier"] == "dedicated"
     assert body["environments"] == ["prod", "staging", "test"]
     listed = stack.call("GET", "/api/instances", token).json
-    assert listed == {"instances": [body]}
+    assert listed == {"instances": [body], "next_cursor": None}
     detail = stack.call("GET", f"/api/instances/{body['id']}", token).json
     assert {k: detail[k] for k in body} == body and "limits" in detail
     entry = [e for e in AuditEntry.scan() if e.action == "instance_created"][0]

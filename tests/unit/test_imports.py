@@ -168,3 +168,15 @@ def test_domain_modules_do_no_io(name):
                     module.startswith("chalicelib.domain")):
                 outside.add(module)
     assert not outside, f"{name} imports {sorted(outside)}"
+
+
+def test_every_error_raised_is_in_the_registry():
+    """AppError("NAME") with a name the registry lacks would itself crash into a 500."""
+    from chalicelib.core.errors import KINDS
+    raised = set()
+    for name, path in MODULES.items():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (isinstance(node, ast.Call) and getattr(node.func, "id", None) == "AppError"
+                    and node.args and isinstance(node.args[0], ast.Constant)):
+                raised.add(node.args[0].value)
+    assert raised and not raised - set(KINDS), sorted(raised - set(KINDS))

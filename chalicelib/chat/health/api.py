@@ -88,7 +88,7 @@ ALERTS_ANSWER = obj({"active_alerts": {**array(ALERT), "description": "most seve
 @route(bp, "/admin/v1/health", "GET",
        summary="Server health: DynamoDB and S3 probed, chat server components as last pushed; "
                "503 when unhealthy",
-       permission="view_metrics", response=HEALTH_ANSWER, tags=("health",))
+       permission="view_metrics", response=HEALTH_ANSWER, statuses=(503,), tags=("health",))
 def get_health(ctx):
     ctx.status, body = health.report()
     return body

@@ -5,6 +5,7 @@ from __future__ import annotations
 from chalice import Blueprint, Response
 
 from chalicelib.chat.metrics import service as metrics
+from chalicelib.core.errors import invalid
 from chalicelib.domain import trust
 from chalicelib.http.routing import route
 from chalicelib.http.schemas import (
@@ -51,7 +52,10 @@ FORMAT = {"format": {"type": "string", "enum": list(metrics.EXPORT_FORMATS),
 _TOTAL = {**NUMBER, "minimum": 0, "description": "counter: summed over the period"}
 _GAUGE = {**nullable({**NUMBER, "minimum": 0}),
           "description": "gauge: newest value pushed in the period; null when none was"}
-PUSH_ANSWER = obj({"accepted": {**COUNT, "description": "samples written"}})
+PUSH_ANSWER = obj({"accepted": {**COUNT, "description": "samples written"}},
+                  {"idempotent_replay": {"const": True, "description":
+                                         "the stored answer of an earlier push with the "
+                                         "same X-Idempotency-Key; nothing was written"}})
 # The `_last_24h` keys are the seed's names; they count the requested period.
 METRICS_ANSWER = obj({
     "period": {"type": "string", "enum": list(metrics.PERIODS)},
@@ -104,11 +108,20 @@ EXPORT_ANSWER = obj({
 })
 
 
+def _idempotency_key(ctx) -> str | None:
+    """X-Idempotency-Key, 1 to 128 characters, as the data plane's writes take it."""
+    key = (ctx.request.headers or {}).get("x-idempotency-key")
+    if key is not None and not (0 < len(key) <= 128):
+        raise invalid("X-Idempotency-Key", "1 to 128 characters",
+                      "X-Idempotency-Key must be 1 to 128 characters")
+    return key
+
+
 @route(bp, "/internal/metrics", "POST", summary="Push counter and gauge samples",
        auth="node", body=SAMPLES, response=PUSH_ANSWER, status=202,
        tags=("internal", "metrics"))
 def push_samples(ctx):
-    return {"accepted": metrics.ingest(ctx.body["samples"])}
+    return metrics.ingest(ctx.body["samples"], _idempotency_key(ctx))
 
 
 @route(bp, "/admin/v1/metrics", "GET", summary="Server metrics over a period",

@@ -75,14 +75,23 @@ def _num(value):
 
 # ----------------------------------------------------------------------------- ingestion
 
-def ingest(samples: list[dict]) -> int:
+def ingest(samples: list[dict], idempotency_key: str | None = None) -> dict:
     """Validate the whole batch, then write it; a single bad sample refuses the batch
     (400 VALIDATION_ERROR listing each problem as samples.<index>.<field>) and nothing
-    is written."""
+    is written. The answer is {"accepted": <samples written>}.
+
+    With an idempotency key the batch is written in one transaction with the key's record
+    (metric_store.record_once): a replay within 24 h writes nothing and answers the first
+    answer (with idempotent_replay), the same key with another body is 422
+    IDEMPOTENCY_KEY_REUSED. Such a push must fit one transaction (its 5-minute buckets +
+    hours + 1 <= 100 items, after merging samples of the same bucket) or it is refused
+    with 400 before anything is written. A replay whose samples have aged past
+    MAX_AGE_SECONDS meanwhile still answers the first answer."""
     if len(samples) > MAX_SAMPLES:
         raise invalid("samples", f"at most {MAX_SAMPLES} samples per request",
                       f"samples: at most {MAX_SAMPLES} samples per request (got {len(samples)})")
     now = clock.now()
+    digest = request_digest(samples) if idempotency_key is not None else None
     problems, rows = [], []
     for i, sample in enumerate(samples):
         bad = _check(sample, now)
@@ -91,11 +100,36 @@ def ingest(samples: list[dict]) -> int:
             rows.append((sample["name"], sample["value"], sample["kind"],
                          sample.get("timestamp")))
     if problems:
+        if idempotency_key is not None:  # a retry of a push that was valid when first sent
+            replay = metric_store.stored_answer(idempotency_key, digest)
+            if replay is not None:
+                return replay
         first = problems[0]
         raise AppError("VALIDATION_ERROR",
                        f"{len(problems)} invalid sample field(s); nothing was recorded. "
                        f"First: {first['path']}: {first['message']}", details=problems)
-    return metric_store.record_many(rows)
+    if idempotency_key is None:
+        return {"accepted": metric_store.record_many(rows)}
+    groups, written = metric_store.merge(rows, now)
+    items = metric_store.transaction_items(groups)
+    if items > metric_store.MAX_TRANSACTION_ITEMS:
+        limit = metric_store.MAX_TRANSACTION_ITEMS
+        raise invalid(
+            "samples", f"with X-Idempotency-Key a push is one transaction of at most {limit} "
+                       f"items; this one needs {items}",
+            f"samples: with X-Idempotency-Key a push is written as one transaction of at "
+            f"most {limit} items (one per metric and 5-minute bucket, one per hour, one for "
+            f"the key); this one needs {items}. Send it as smaller pushes, each with its "
+            f"own key. Nothing was recorded.")
+    return metric_store.record_once(groups, {"accepted": written}, idempotency_key, digest)
+
+
+def request_digest(samples: list[dict]) -> str:
+    """What an idempotency key is bound to: the SHA-256 of the samples as canonical JSON."""
+    import hashlib
+    import json
+    text = json.dumps(samples, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def _check(sample: dict, now: float) -> list[tuple[str, str]]:

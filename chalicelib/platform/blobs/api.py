@@ -12,7 +12,8 @@ manage_ops): the listing only, from the same handler.
 - Uploading an existing name replaces it: 201 when the blob is new, 200 when replaced;
   either way the answer is the stored metadata (created_at is the time of this upload).
 - Listings are in name order, at most `limit` (default and cap 1000) per answer, with
-  `next_cursor` (null on the last page) to pass back as `cursor`.
+  `next_cursor` (null on the last page) to pass back as `cursor`; the cursor is opaque
+  (it names the last key listed), and one this listing did not give out answers 400.
 """
 from __future__ import annotations
 

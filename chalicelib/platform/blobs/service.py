@@ -130,21 +130,17 @@ def delete(instance_id: str, env: str, name: str) -> dict:
 
 def list_page(instance_id: str, env: str, limit: int = MAX_PAGE,
               cursor: str | None = None) -> dict:
-    """One page in name order; `next_cursor` (S3's continuation token) when more remain."""
-    from botocore.exceptions import ClientError
+    """One page in name order; `next_cursor` when more remain. The cursor is ours, not
+    S3's continuation token: the base64url of the last key of the page (relative to the
+    environment's prefix), listed from with StartAfter, so a cursor that is not one
+    answers 400 before S3 is asked."""
     prefix = _prefix(instance_id, env)
     args = {"Bucket": _bucket(), "Prefix": prefix, "MaxKeys": min(max(limit, 1), MAX_PAGE)}
     if cursor:
-        args["ContinuationToken"] = cursor
-    try:
-        page = _s3().list_objects_v2(**args)
-    except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code", "")
-        if code in ("InvalidArgument", "InvalidToken", "400"):
-            raise invalid("cursor", "is not a cursor from this listing")
-        raise
-    names = [o["Key"][len(prefix):] for o in page.get("Contents", [])]
-    names = [n for n in names if n and "/" not in n]
+        args["StartAfter"] = prefix + _cursor_name(cursor, prefix)
+    page = _s3().list_objects_v2(**args)
+    keys = [o["Key"][len(prefix):] for o in page.get("Contents", [])]
+    names = [n for n in keys if n and "/" not in n]
 
     def describe(name):
         head = _head(instance_id, env, name)
@@ -156,6 +152,28 @@ def list_page(instance_id: str, env: str, limit: int = MAX_PAGE,
     else:
         blobs = [describe(n) for n in names]
     out = {"blobs": [b for b in blobs if b is not None]}
-    token = page.get("NextContinuationToken") if page.get("IsTruncated") else None
-    out["next_cursor"] = token
+    out["next_cursor"] = _cursor(keys[-1]) if page.get("IsTruncated") and keys else None
     return out
+
+
+_CURSOR = re.compile(r"^[A-Za-z0-9_-]{1,1400}$")
+_MAX_KEY_BYTES = 1024   # S3's limit on a key, so on StartAfter too
+
+
+def _cursor(name: str) -> str:
+    return base64.urlsafe_b64encode(name.encode()).decode().rstrip("=")
+
+
+def _cursor_name(cursor: str, prefix: str) -> str:
+    """The key (after `prefix`) a cursor of ours names; 400 for anything else."""
+    try:
+        if not _CURSOR.fullmatch(cursor):
+            raise ValueError("alphabet")
+        name = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("utf-8")
+        if _cursor(name) != cursor or any(ord(c) < 0x20 or c == "\x7f" for c in name):
+            raise ValueError("not canonical")
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise invalid("cursor", "is not a cursor from this listing")
+    if not name or len((prefix + name).encode()) > _MAX_KEY_BYTES:
+        raise invalid("cursor", "is not a cursor from this listing")
+    return name

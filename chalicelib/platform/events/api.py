@@ -1,17 +1,24 @@
 """The event data plane: the platform's own data API under /data, authenticated by an
-API key that names its instance and environment."""
+API key that names its instance and environment.
+
+Path parameters are checked before anything is read or written (http/requests.py,
+PATH_PARAMETERS; 400 VALIDATION_ERROR in the data shape): `agg_type` and `event_type`
+match ^[A-Za-z0-9_.:-]{1,128}$ (every spec name does), `agg_id` matches
+^[A-Za-z0-9_.:@~+=-]{1,256}$, so a stream key stays far below DynamoDB's key limits and
+no '#' can make two (type, id) pairs one key."""
 from __future__ import annotations
 
 from chalice import Blueprint
 
 from chalicelib.core.errors import invalid
+from chalicelib.http.requests import TYPE_PATTERN
 from chalicelib.http.routing import route
 from chalicelib.http.schemas import UNIX_TIME, data_ok, obj
 from chalicelib.platform.events import service as event_store
 
 bp = Blueprint(__name__)
 
-_NAME = {"type": "string", "pattern": "^[A-Za-z0-9_.:-]{1,128}$"}
+_NAME = {"type": "string", "pattern": TYPE_PATTERN}
 METADATA = {
     "type": "object", "required": ["actor"],
     "properties": {

@@ -5,11 +5,23 @@ An append reads nothing when this container already holds the stream's head: the
 item carries the folded state, the chain head and the Merkle frontier, and the
 transaction's condition on the head's length proves the cached copy is current. On a
 lost race the head is re-read and the append retried (unless the caller named the
-length it expected, which then answers 409)."""
+length it expected, which then answers 409).
+
+A lost transaction returns the heads it found (ALL_OLD), so a stale cached head costs one
+retry and no read. A write without `previous_length` never fails because others wrote:
+after losing on a current head it sleeps a jittered, exponentially growing pause, re-reads
+the head (consistent read) and tries again, for up to RETRY_BUDGET_SECONDS (well under API
+Gateway's 29 s); only when that budget is spent does it answer 503 SERVICE_UNAVAILABLE
+with Retry-After. Within one container, appends to one stream take turns (`_Turns`), so
+the races left to retry are those between containers."""
 from __future__ import annotations
 
 import hashlib
-from collections import OrderedDict
+import random
+import threading
+import time
+from collections import OrderedDict, deque
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from chalicelib.core import caches, clock
@@ -34,9 +46,22 @@ MAX_WRITE_BYTES = 3_500_000   # one transaction, under DynamoDB's 4 MB
 MAX_BATCH_EVENTS = 25         # events per batch request (implications share the budget)
 HEAD_CACHE_SIZE = 10_000
 IDEMPOTENCY_SECONDS = 24 * 3600
-RETRIES = 3
+# Lost races on one stream: retry for this long, sleeping a random time in
+# [0, min(BACKOFF_CAP, BACKOFF_BASE * 2**n)) after the n-th lost race ("full jitter").
+RETRY_BUDGET_SECONDS = 8.0
+BACKOFF_BASE_SECONDS = 0.01
+BACKOFF_CAP_SECONDS = 0.1
+RETRY_AFTER_SECONDS = 1
+TURN_WAIT_SECONDS = 2.0    # at most this long in line behind this container's own appends
+
+# The retry loop's time and sleep, replaceable in tests (the budget is wall time spent in
+# this request, so it is measured with a monotonic clock, not clock.now()).
+_monotonic = time.monotonic
+_sleep = time.sleep
+_random = random.random
 
 _heads: "OrderedDict[str, Head]" = OrderedDict()
+_heads_lock = threading.Lock()   # `chalice local` serves requests in threads
 
 
 @dataclass
@@ -74,15 +99,64 @@ class Scope:
     env: str
 
 
+class _Turns:
+    """Appends to one stream from this container take turns, in arrival order, so they
+    never lose races to one another (under `chalice local` every request is a thread of
+    one process; a Lambda container serves one request at a time and never waits here).
+    Waiting is bounded by TURN_WAIT_SECONDS, after which an append goes ahead anyway:
+    the conditional write decides, as it does between containers."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._lines: dict[str, deque] = {}
+
+    @contextmanager
+    def take(self, stream: str, wait: float):
+        mine = threading.Event()
+        with self._lock:
+            line = self._lines.setdefault(stream, deque())
+            line.append(mine)
+            if len(line) == 1:
+                mine.set()
+        try:
+            mine.wait(max(0.0, wait))
+            yield
+        finally:
+            with self._lock:
+                line = self._lines[stream]
+                first = line[0] is mine
+                line.remove(mine)
+                if not line:
+                    del self._lines[stream]
+                elif first:
+                    line[0].set()
+
+
+_turns = _Turns()
+
+
 def clear_cache() -> None:
-    _heads.clear()
+    with _heads_lock:
+        _heads.clear()
 
 
 def _cache(head: Head) -> None:
-    _heads[head.stream] = head
-    _heads.move_to_end(head.stream)
-    while len(_heads) > HEAD_CACHE_SIZE:
-        _heads.popitem(last=False)
+    with _heads_lock:
+        _heads[head.stream] = head
+        _heads.move_to_end(head.stream)
+        while len(_heads) > HEAD_CACHE_SIZE:
+            _heads.popitem(last=False)
+
+
+def _forget(stream: str) -> None:
+    with _heads_lock:
+        _heads.pop(stream, None)
+
+
+def _cached(stream: str) -> "Head | None":
+    with _heads_lock:
+        head = _heads.get(stream)
+        return head.copy() if head is not None else None
 
 
 def _read_head(stream: str, scope_type: str) -> Head:
@@ -92,9 +166,17 @@ def _read_head(stream: str, scope_type: str) -> Head:
         return Head(stream=stream, scope_type=scope_type)
 
 
-def _head(stream: str, scope_type: str, fresh: bool) -> Head:
-    if not fresh and stream in _heads:
-        return _heads[stream].copy()
+def _head(stream: str, scope_type: str, fresh: bool, known: dict | None = None) -> Head:
+    """The stream's head: the cached copy, or (fresh) the one a lost transaction just
+    returned, or a consistent read."""
+    if not fresh:
+        cached = _cached(stream)
+        if cached is not None:
+            return cached
+    if known and stream in known:
+        head = known[stream]
+        _cache(head)
+        return head.copy()
     head = _read_head(stream, scope_type)
     _cache(head)
     return head.copy()
@@ -213,15 +295,27 @@ def append(key, agg_type: str, agg_id: str, items: list[dict], expected_length: 
     idem = (keys.idempotency_key(scope.instance_id, scope.env, idempotency_key)
             if idempotency_key else None)
     primary = keys.stream_key(scope.instance_id, scope.env, agg_type, agg_id)
+    deadline = _monotonic() + RETRY_BUDGET_SECONDS
+    with _turns.take(primary, min(TURN_WAIT_SECONDS, RETRY_BUDGET_SECONDS)):
+        return _write(spec, scope, pending, primary, agg_type, agg_id, expected_length, idem,
+                      request_hash, deadline)
+
+
+def _write(spec, scope: Scope, pending: list[Pending], primary: str, agg_type: str,
+           agg_id: str, expected_length: int | None, idem: str | None, request_hash: str,
+           deadline: float) -> dict:
+    """Plan and commit until the write lands, is refused, or the budget is spent."""
     fresh = False
-    for _ in range(RETRIES):
+    lost = 0      # races lost on a fresh read of the head(s)
+    known = {}    # heads as the lost transaction found them (its ALL_OLD return values)
+    while True:
         heads: dict[str, Head] = {}
         for p in pending:
             stream = keys.stream_key(scope.instance_id, scope.env, p.agg_type, p.agg_id)
             if stream not in heads:
                 heads[stream] = _head(stream, keys.scope_type_key(scope.instance_id, scope.env,
                                                                   p.agg_type),
-                                      fresh)
+                                      fresh, known)
         originals = {s: h.length for s, h in heads.items()}
         if expected_length is not None and originals[primary] != expected_length:
             if not fresh:
@@ -231,7 +325,7 @@ def append(key, agg_type: str, agg_id: str, items: list[dict], expected_length: 
                 "CONCURRENT_WRITE", f"Concurrent write detected. Stream has "
                 f"{originals[primary]} events, expected {expected_length}."))
         answer, writes = _plan(spec, scope, heads, pending, primary, agg_type, agg_id)
-        outcome = _commit(heads, originals, writes, idem, request_hash, answer)
+        outcome, known = _commit(heads, originals, writes, idem, request_hash, answer)
         if outcome == "ok":
             for head in heads.values():
                 _cache(head)
@@ -239,9 +333,27 @@ def append(key, agg_type: str, agg_id: str, items: list[dict], expected_length: 
         if outcome == "replay":
             return _replay_or(idem, request_hash, None)
         for stream in heads:
-            _heads.pop(stream, None)
-        fresh = True
-    raise AppError("CONCURRENT_WRITE", "The stream kept changing under this write; retry")
+            _forget(stream)
+        if not fresh:
+            fresh = True
+            continue  # the cached head was stale: retry at once on the one DynamoDB returned
+        # Lost to another writer. With previous_length the re-read decides at once (409
+        # when the length moved); without it, back off and try again within the budget.
+        delay = backoff(lost) if expected_length is None else 0.0
+        lost += 1
+        if _monotonic() + delay >= deadline:
+            raise AppError("SERVICE_UNAVAILABLE",
+                           f"The stream kept changing under this write for "
+                           f"{RETRY_BUDGET_SECONDS:g} s ({lost} lost races); retry",
+                           headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+        if delay:
+            known = {}  # what the lost transaction saw is old news after a pause: re-read
+            _sleep(delay)
+
+
+def backoff(lost: int) -> float:
+    """Seconds to wait after the `lost`-th (from 0) lost race: full jitter, capped."""
+    return _random() * min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * (2 ** min(lost, 16)))
 
 
 def _plan(spec, scope: Scope, heads: dict, pending: list[Pending], primary: str,
@@ -305,9 +417,11 @@ def _plan(spec, scope: Scope, heads: dict, pending: list[Pending], primary: str,
 
 
 def _commit(heads: dict, originals: dict, writes: dict, idem: str | None, request_hash: str,
-            answer: dict) -> str:
+            answer: dict) -> tuple[str, dict]:
     """One TransactWriteItems: heads (conditional on their length), events, tiles,
-    type counters and the idempotency record. "ok", "stale" or "replay"."""
+    type counters and the idempotency record. ("ok" | "stale" | "replay", heads): on
+    "stale", the heads whose condition failed as DynamoDB found them (each head is put
+    with ReturnValuesOnConditionCheckFailure=ALL_OLD), so a retry needs no extra read."""
     from pynamodb.exceptions import TransactWriteError
     count = (len(heads) + len(writes["events"]) + len(writes["tiles"]) + len(writes["counts"])
              + (1 if idem else 0))
@@ -320,7 +434,7 @@ def _commit(heads: dict, originals: dict, writes: dict, idem: str | None, reques
             for stream, head in heads.items():
                 condition = (StreamHead.stream.does_not_exist() if originals[stream] == 0
                              else StreamHead.length == originals[stream])
-                tx.save(head.to_item(), condition=condition)
+                tx.save(head.to_item(), condition=condition, return_values="ALL_OLD")
             for event in writes["events"]:
                 tx.save(event, condition=StoredEvent.position.does_not_exist())
             for (stream, tile), hashes in writes["tiles"].items():
@@ -334,16 +448,28 @@ def _commit(heads: dict, originals: dict, writes: dict, idem: str | None, reques
                                           request_hash=request_hash, created_at=now,
                                           ttl=now + IDEMPOTENCY_SECONDS),
                         condition=IdempotencyRecord.key.does_not_exist())
-        return "ok"
+        return "ok", {}
     except TransactWriteError as exc:
         reasons = reason_codes(exc)
         # the request lists puts in the order saved: heads, events, then the record
         idem_at = len(heads) + len(writes["events"])
         if idem and len(reasons) > idem_at and reasons[idem_at] == "ConditionalCheckFailed":
-            return "replay"
+            return "replay", {}
         if "ConditionalCheckFailed" in reasons or "TransactionConflict" in reasons:
-            return "stale"
+            return "stale", _found_heads(exc, list(heads))
         raise
+
+
+def _found_heads(exc, streams: list[str]) -> dict:
+    """The current heads a cancelled transaction returned, by stream (heads come first
+    in the request; a head whose condition held, or that did not exist, is absent)."""
+    found = {}
+    for stream, reason in zip(streams, exc.cancellation_reasons or []):
+        if reason is not None and reason.code == "ConditionalCheckFailed" and reason.raw_item:
+            item = StreamHead.from_raw_data(reason.raw_item)
+            if item.stream == stream:
+                found[stream] = Head.from_item(item)
+    return found
 
 
 def _replay_or(idem: str | None, request_hash: str, error: AppError | None):

@@ -34,7 +34,18 @@ INSTANCE_ANSWER = obj({
     "created_at": ISO_TIME,
     "environments": array(ENVIRONMENT),
 })
-INSTANCE_LIST_ANSWER = obj({"instances": array(INSTANCE_ANSWER)})
+INSTANCE_LIST_ANSWER = obj({
+    "instances": {**array(INSTANCE_ANSWER), "maxItems": instances.MAX_PAGE,
+                  "description": "in creation order (ties by id)"},
+    "next_cursor": nullable({**STRING, "description": "pass back as cursor for the next "
+                                                     "page; null on the last page"}),
+})
+LIST_QUERY = {
+    "limit": {"type": "integer", "minimum": 1, "maximum": instances.MAX_PAGE,
+              "default": instances.DEFAULT_PAGE, "description": "instances per page"},
+    "cursor": {"type": "string", "minLength": 1, "maxLength": 400,
+               "description": "next_cursor of the previous page (opaque)"},
+}
 INSTANCE_DETAIL_ANSWER = obj({
     **INSTANCE_ANSWER["properties"],
     "created_by": STRING,
@@ -65,10 +76,11 @@ def create_instance(ctx):
     return instances.create(ctx.act, ctx.body["name"], ctx.body.get("plan"))
 
 
-@route(bp, "/api/instances", "GET", summary="List instances", permission="view_instances",
-       response=INSTANCE_LIST_ANSWER, tags=("instances",))
+@route(bp, "/api/instances", "GET", summary="List instances (paged, in creation order)",
+       permission="view_instances", query=LIST_QUERY, response=INSTANCE_LIST_ANSWER,
+       tags=("instances",))
 def list_instances(ctx):
-    return {"instances": instances.list_all()}
+    return instances.list_page(ctx.query["limit"], ctx.query.get("cursor"))
 
 
 @route(bp, "/api/instances/{instance_id}", "GET", summary="Instance details, plan and tier",

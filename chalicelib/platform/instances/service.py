@@ -1,9 +1,13 @@
 """Instances of the event platform: one per customer deployment."""
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import uuid
 
 from chalicelib.core import clock
+from chalicelib.core.errors import invalid
 from chalicelib.domain import api_keys
 from chalicelib.domain.environments import ENVIRONMENTS
 from chalicelib.identity import audit
@@ -63,6 +67,53 @@ def usage(instance_id: str) -> dict:
 
 
 def list_all() -> list[dict]:
-    # Instances are few (one per customer deployment); a scan of this table is bounded.
+    """Every instance in creation order (ties by id). Instances are few (one per
+    customer deployment); a scan of this table is bounded."""
     items = [to_json(i) for i in Instance.scan()]
-    return sorted(items, key=lambda i: (i["created_at"], i["id"]))
+    return sorted(items, key=_order)
+
+
+DEFAULT_PAGE = 100
+MAX_PAGE = 1000
+_MAX_CURSOR = 400
+
+
+def list_page(limit: int = DEFAULT_PAGE, cursor: str | None = None) -> dict:
+    """One page of list_all(): {"instances", "next_cursor"}.
+
+    The cursor names the last instance answered (its creation time and id), so pages
+    neither repeat nor skip an instance, and one created meanwhile shows up on a later
+    page. Each page reads the table with one paginated Scan and answers at most `limit`
+    of it."""
+    after = _after(cursor) if cursor else None
+    limit = min(max(int(limit), 1), MAX_PAGE)
+    rows = list_all()
+    if after is not None:
+        rows = [r for r in rows if _order(r) > after]
+    page = rows[:limit]
+    more = len(rows) > limit
+    return {"instances": page, "next_cursor": _cursor(*_order(page[-1])) if more else None}
+
+
+def _order(item: dict) -> tuple[str, str]:
+    return item["created_at"] or "", item["id"]   # ISO 8601, whole seconds: sorts as time does
+
+
+def _cursor(created_at: str, instance_id: str) -> str:
+    raw = json.dumps([created_at, instance_id], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _after(cursor: str) -> tuple[str, str]:
+    """(created_at, id) of a cursor this listing gave out; 400 for anything else."""
+    try:
+        if len(cursor) > _MAX_CURSOR or not cursor.isascii():
+            raise ValueError("length")
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        created_at, instance_id = json.loads(raw)
+        if (not isinstance(created_at, str) or not isinstance(instance_id, str)
+                or _cursor(created_at, instance_id) != cursor):
+            raise ValueError("shape")
+    except (ValueError, TypeError, binascii.Error):
+        raise invalid("cursor", "is not a cursor from this listing")
+    return created_at, instance_id

@@ -1,5 +1,9 @@
 """Seed 000's audit routes: Merkle roots and proofs and hash-chain checks, on the
-internal, ops and data surfaces from one handler each."""
+internal, ops and data surfaces from one handler each.
+
+`agg_type` and `agg_id` follow the data plane's rules on every surface (checked before
+the handler runs: http/requests.py PATH_PARAMETERS), so no stream key is built from a
+name the data plane could not have written."""
 from __future__ import annotations
 
 from chalice import Blueprint

@@ -36,7 +36,10 @@ ROTATE = {
 }
 SCHEDULE = {
     "type": "object", "additionalProperties": False, "required": ["revoke_at"],
-    "properties": {"revoke_at": {"type": "string", "format": "date-time"}},
+    "properties": {"revoke_at": {
+        "type": "string", "format": "date-time", "maxLength": 64,
+        "description": f"ISO 8601 with a zone, in the future and at most {clock.MAX_ISO} "
+                       "in UTC"}},
 }
 
 _ENVS = "|".join(ENVIRONMENTS)
@@ -89,7 +92,7 @@ def rotate_key(ctx, key_id):
        summary="Revoke the key at a future time", permission="manage_keys", body=SCHEDULE,
        response=KEY_ANSWER, audit="key_revocation_scheduled", tags=("keys",))
 def schedule_revocation(ctx, key_id):
-    try:
+    try:  # range included: nothing is written for a date that would not show again
         revoke_at = clock.parse_iso(ctx.body["revoke_at"])
     except ValueError as exc:
         raise invalid("revoke_at", str(exc))

@@ -100,7 +100,13 @@ def rotate(act: audit.Act, key_id: str, grace_seconds: int) -> tuple[dict, audit
 
 def schedule_revocation(act: audit.Act, key_id: str,
                         revoke_at: float) -> tuple[dict, audit.Note]:
+    """revoke_at is checked before anything is written: a future instant within clock's
+    range (at most 9999-12-31T23:59:59Z), so that the stored value shows as ISO 8601
+    again. The key's change and its audit entry are one transaction."""
     key = find(key_id)
+    if not isinstance(revoke_at, (int, float)) or not clock.MIN_TS <= revoke_at < clock.MAX_TS + 1:
+        raise invalid("revoke_at", f"must be at most {clock.MAX_ISO}",
+                      f"revoke_at must be at most {clock.MAX_ISO}")
     if revoke_at <= clock.now():
         raise invalid("revoke_at", "must be in the future", "revoke_at must be in the future")
     note = audit.Note(key_id, {"revoke_at": clock.iso(int(revoke_at))})

@@ -107,3 +107,7 @@ class MetaItem(BaseModel):
     key = UnicodeAttribute(hash_key=True)
     value = JSONAttribute(default=dict)
     version = NumberAttribute(default=0)
+    # item "audit_months" only: the oldest and newest month ("2026-11") holding an audit
+    # entry, kept as plain strings so that a conditional write can compare them
+    first_month = UnicodeAttribute(null=True)
+    last_month = UnicodeAttribute(null=True)
