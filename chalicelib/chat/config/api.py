@@ -58,6 +58,7 @@ def get_config(ctx):
 
 @route(bp, "/admin/v1/config", "PATCH", summary="Partial configuration update (validated)",
        permission="manage_config", body={"type": "object"}, response=CONFIG_UPDATE_ANSWER,
-       audit="config_updated", rate_limit="config_updates", tags=("config",))
+       audit="config_updated", rate_limit="config_updates", tags=("config",),
+       errors=("INVALID_CONFIG", "CONFIG_CONFLICT"))
 def patch_config(ctx):
     return server_config.update(ctx.act, ctx.body)

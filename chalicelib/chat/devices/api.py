@@ -28,7 +28,8 @@ DEVICE_ANSWER = obj({
 
 @route(bp, "/internal/devices", "POST", summary="Register a device by its Ed25519 public key",
        auth="node", body=REGISTER_DEVICE, response=DEVICE_ANSWER, status=201, statuses=(200,),
-       tags=("internal",))
+       tags=("internal",),
+       errors=("DEVICE_KEY_MISMATCH",))
 def register_device(ctx):
     record, created = devices.register(ctx.body["public_key"], ctx.body.get("device_address"))
     if not created:
@@ -37,7 +38,8 @@ def register_device(ctx):
 
 
 @route(bp, "/internal/devices/{device_address}", "GET", summary="A registered device",
-       auth="node", response=DEVICE_ANSWER, tags=("internal",))
+       auth="node", response=DEVICE_ANSWER, tags=("internal",),
+       errors=("DEVICE_NOT_FOUND",))
 def get_device(ctx, device_address):
     return devices.get(device_address)
 

@@ -116,7 +116,8 @@ EFFECTIVE_LIMIT_ANSWER = obj({
 
 @route(bp, "/admin/v1/trust/verify", "POST", summary="Verify a device (trust tier Verified)",
        permission="verify_devices", body=DEVICE_ACT, response=VERIFY_ANSWER,
-       audit="device_verified", tags=("moderation",))
+       audit="device_verified", tags=("moderation",),
+       errors=("DEVICE_NOT_FOUND", "DEVICE_ALREADY_VERIFIED", "DEVICE_BLOCKED"))
 def verify_device(ctx):
     return moderation.verify(ctx.act, ctx.body["device_address"], ctx.body["reason"])
 
@@ -124,7 +125,8 @@ def verify_device(ctx):
 @route(bp, "/admin/v1/trust/revoke", "POST", summary="Revoke a device's verification",
        permission="verify_devices", body=DEVICE_ACT, response=REVOKE_ANSWER,
        audit="verification_revoked",
-       tags=("moderation",))
+       tags=("moderation",),
+       errors=("DEVICE_NOT_FOUND", "DEVICE_NOT_VERIFIED"))
 def revoke_verification(ctx):
     return moderation.revoke_verification(ctx.act, ctx.body["device_address"],
                                           ctx.body["reason"])
@@ -134,7 +136,8 @@ def revoke_verification(ctx):
        summary="Lift a device's block (e.g. the spam threshold's); its report count restarts",
        permission="verify_devices", body=DEVICE_ACT, response=UNBLOCK_DEVICE_ANSWER,
        audit="device_unblocked",
-       tags=("moderation",))
+       tags=("moderation",),
+       errors=("DEVICE_NOT_FOUND", "DEVICE_NOT_BLOCKED"))
 def unblock_device(ctx):
     return moderation.unblock_device(ctx.act, ctx.body["device_address"], ctx.body["reason"])
 
@@ -143,7 +146,8 @@ def unblock_device(ctx):
        summary="A custom rate limit for a device, permanent or until expires_at",
        permission="modify_rate_limits", body=SET_RATE_LIMIT, response=RATE_LIMIT_ANSWER,
        audit="rate_limit_modified",
-       tags=("moderation",))
+       tags=("moderation",),
+       errors=("DEVICE_NOT_FOUND",))
 def set_rate_limit(ctx):
     return moderation.set_rate_limit(ctx.act, ctx.body["device_address"],
                                      ctx.body["custom_rate_limit"], ctx.body["reason"],
@@ -156,7 +160,8 @@ def set_rate_limit(ctx):
        summary="Block a server domain, permanently or until expires_at",
        permission="block_federation", body=BLOCK, response=PEER_ANSWER,
        audit="federation_blocked",
-       tags=("moderation",))
+       tags=("moderation",),
+       errors=("PEER_ALREADY_BLOCKED",))
 def block_federation(ctx):
     return moderation.block_peer(ctx.act, ctx.body["domain"], ctx.body["reason"],
                                  ctx.body.get("expires_at"))
@@ -165,7 +170,8 @@ def block_federation(ctx):
 @route(bp, "/admin/v1/federation/unblock", "POST", summary="Lift a server domain's block",
        permission="block_federation", body=UNBLOCK, response=PEER_ANSWER,
        audit="federation_unblocked",
-       tags=("moderation",))
+       tags=("moderation",),
+       errors=("PEER_NOT_FOUND", "PEER_NOT_BLOCKED"))
 def unblock_federation(ctx):
     return moderation.unblock_peer(ctx.act, ctx.body["domain"], ctx.body.get("reason"))
 
@@ -193,7 +199,8 @@ def register_peer(ctx):
 @route(bp, "/internal/devices/{device_address}/spam-reports", "POST",
        summary="Report a device for spam; at the threshold it is blocked",
        auth="node", body=SPAM_REPORT, body_required=False, response=SPAM_REPORT_ANSWER,
-       status=201, tags=("internal",))
+       status=201, tags=("internal",),
+       errors=("DEVICE_NOT_FOUND",))
 def report_spam(ctx, device_address):
     return moderation.report_spam(device_address, ctx.body.get("reporter"),
                                   ctx.body.get("reason"), ctx.origin)
@@ -201,6 +208,7 @@ def report_spam(ctx, device_address):
 
 @route(bp, "/internal/devices/{device_address}/rate-limit", "GET",
        summary="The rate limit to enforce for a device now, and where it comes from",
-       auth="node", response=EFFECTIVE_LIMIT_ANSWER, tags=("internal",))
+       auth="node", response=EFFECTIVE_LIMIT_ANSWER, tags=("internal",),
+       errors=("DEVICE_NOT_FOUND",))
 def device_rate_limit(ctx, device_address):
     return moderation.rate_limit(device_address)

@@ -68,7 +68,8 @@ def list_backups(ctx, **params):
 
 
 @route(bp, OPS + "/backups/{backup_id}", "GET", summary="A backup's record (its status)",
-       permission="manage_ops", response=BACKUP_ANSWER, tags=TAGS)
+       permission="manage_ops", response=BACKUP_ANSWER, tags=TAGS,
+       errors=("BACKUP_NOT_FOUND",))
 def get_backup(ctx, **params):
     instance_id, env = where(ctx, params)
     return backups.describe(backups.get(instance_id, env, params["backup_id"]))
@@ -76,7 +77,8 @@ def get_backup(ctx, **params):
 
 @route(bp, OPS + "/backups/{backup_id}", "DELETE", summary="Delete a backup (object and record)",
        permission="manage_ops", response=BACKUP_DELETED_ANSWER, audit="backup_deleted",
-       tags=TAGS)
+       tags=TAGS,
+       errors=("BACKUP_NOT_FOUND", "BACKUP_RUNNING"))
 def delete_backup(ctx, **params):
     instance_id, env = where(ctx, params)
     return backups.delete(instance_id, env, params["backup_id"])

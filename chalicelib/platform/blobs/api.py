@@ -78,14 +78,16 @@ def upload_blob(ctx, **params):
 
 
 @route(bp, INTERNAL + "/blobs/{name}", "GET", summary="A blob's metadata and bytes (base64)",
-       auth="node", response=BLOB_DATA_ANSWER, tags=("internal",))
+       auth="node", response=BLOB_DATA_ANSWER, tags=("internal",),
+       errors=("BLOB_NOT_FOUND",))
 def get_blob(ctx, **params):
     instance_id, env = where(ctx, params)
     return blobs.get(instance_id, env, params["name"])
 
 
 @route(bp, INTERNAL + "/blobs/{name}", "DELETE", summary="Delete a blob",
-       auth="node", response=BLOB_DELETED_ANSWER, tags=("internal",))
+       auth="node", response=BLOB_DELETED_ANSWER, tags=("internal",),
+       errors=("BLOB_NOT_FOUND",))
 def delete_blob(ctx, **params):
     instance_id, env = where(ctx, params)
     return blobs.delete(instance_id, env, params["name"])

@@ -80,9 +80,16 @@ def _write(ctx, agg_type: str, agg_id: str, items: list[dict], expected):
                               _idempotency_key(ctx), digest)
 
 
+# what a write can be refused with, beyond the request's own shape
+WRITE_ERRORS = ("SPEC_NOT_FOUND", "UNKNOWN_AGGREGATE_TYPE", "UNKNOWN_EVENT_TYPE",
+                "SCHEMA_VIOLATION", "HANDLER_FAILED", "BATCH_TOO_LARGE", "EVENT_TOO_LARGE",
+                "STATE_TOO_LARGE", "CONCURRENT_WRITE", "IDEMPOTENCY_KEY_REUSED")
+
+
 @route(bp, "/data/{agg_type}/{agg_id}/{event_type}", "POST", summary="Append one event",
        auth="api_key", scope="write", surface="data", body=EVENT, response=APPENDED_ANSWER,
-       status=201, tags=("data",))
+       status=201, tags=("data",),
+       errors=WRITE_ERRORS)
 def append_event(ctx, agg_type, agg_id, event_type):
     expected = ctx.body["metadata"].get("previous_length")
     return _write(ctx, agg_type, agg_id, [{"event_type": event_type, "data": ctx.body.get("data"),
@@ -91,7 +98,8 @@ def append_event(ctx, agg_type, agg_id, event_type):
 
 @route(bp, "/data/{agg_type}/{agg_id}", "POST", summary="Append several events atomically",
        auth="api_key", scope="write", surface="data", body=BATCH, response=APPENDED_ANSWER,
-       status=201, tags=("data",))
+       status=201, tags=("data",),
+       errors=WRITE_ERRORS)
 def append_batch(ctx, agg_type, agg_id):
     events = ctx.body["events"]
     expected = ctx.body.get("previous_length", events[0]["metadata"].get("previous_length"))
@@ -101,7 +109,9 @@ def append_batch(ctx, agg_type, agg_id):
 
 @route(bp, "/data/{agg_type}/{agg_id}", "GET", summary="Aggregate state (?at=<unix> for the past)",
        auth="api_key", scope="read", surface="data", query=AT_QUERY, response=AGGREGATE_ANSWER,
-       tags=("data",))
+       tags=("data",),
+       errors=("AGGREGATE_NOT_FOUND", "SPEC_NOT_FOUND", "UNKNOWN_AGGREGATE_TYPE",
+               "UNKNOWN_EVENT_TYPE", "HANDLER_FAILED", "STATE_TOO_LARGE"))
 def get_aggregate(ctx, agg_type, agg_id):
     return event_store.read(ctx.principal, agg_type, agg_id, ctx.query.get("at"))
 

@@ -22,7 +22,8 @@ EXPORT_QUERY = {
 @route(bp, INTERNAL + "/export", "GET", auth="node", query=EXPORT_QUERY, tags=("internal",),
        media_types=(imports.MEDIA_TYPE,),
        summary="Export every stored event of the environment as JSON Lines, a page at a time "
-               "(X-Next-Cursor names the next page; absent on the last)")
+               "(X-Next-Cursor names the next page; absent on the last)",
+               errors=("UNKNOWN_AGGREGATE_TYPE",))
 def export_events(ctx, **params):
     instance_id, env = where(ctx, params)
     body, headers = imports.export_page(instance_id, env, ctx.query.get("aggregate_type"),

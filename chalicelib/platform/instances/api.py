@@ -91,7 +91,8 @@ def get_instance(ctx, instance_id):
 
 @route(bp, "/api/instances/{instance_id}/ops/{env}/errors/{error_id}", "GET",
        summary="Details of a 5xx by its error_id, with context and stack trace",
-       permission="manage_ops", response=ERROR_ANSWER, tags=("ops",))
+       permission="manage_ops", response=ERROR_ANSWER, tags=("ops",),
+       errors=("ERROR_NOT_FOUND",))
 def get_error(ctx, instance_id, env, error_id):
     load_instance(instance_id)
     return error_log.lookup(error_id, instance_id, env)

@@ -79,7 +79,8 @@ def _stream(ctx, params) -> str:
 @on_every_surface(bp, "GET", "/audit/merkle-root/{agg_type}/{agg_id}",
                   "/{agg_type}/{agg_id}/audit/merkle-root",
                   summary="Merkle root (RFC 6962) of an aggregate's events", permission="manage_ops",
-                  response=ROOT_ANSWER)
+                  response=ROOT_ANSWER,
+                  errors=("AGGREGATE_NOT_FOUND",))
 def merkle_root(ctx, **params):
     return integrity.merkle_root(_stream(ctx, params), params["agg_type"], params["agg_id"])
 
@@ -87,7 +88,8 @@ def merkle_root(ctx, **params):
 @on_every_surface(bp, "GET", "/audit/merkle-proof/{agg_type}/{agg_id}/{index}",
                   "/{agg_type}/{agg_id}/audit/merkle-proof/{index}",
                   summary="Inclusion proof of one event (optionally at an earlier tree_size)",
-                  permission="manage_ops", query=PROOF_QUERY, response=INCLUSION_ANSWER)
+                  permission="manage_ops", query=PROOF_QUERY, response=INCLUSION_ANSWER,
+                  errors=("AGGREGATE_NOT_FOUND", "INTEGRITY_ERROR"))
 def merkle_proof(ctx, **params):
     index = _index(params["index"])
     return integrity.inclusion(_stream(ctx, params), params["agg_type"], params["agg_id"], index,
@@ -98,7 +100,8 @@ def merkle_proof(ctx, **params):
                   "/{agg_type}/{agg_id}/audit/merkle-consistency",
                   summary="Consistency proof between two tree sizes (append-only evidence)",
                   permission="manage_ops", query={**CONSISTENCY_QUERY},
-                  response=CONSISTENCY_ANSWER)
+                  response=CONSISTENCY_ANSWER,
+                  errors=("AGGREGATE_NOT_FOUND", "INTEGRITY_ERROR"))
 def merkle_consistency(ctx, **params):
     if "old_size" not in ctx.query:
         raise invalid("old_size", "required", "old_size is required")
@@ -109,7 +112,8 @@ def merkle_consistency(ctx, **params):
 @on_every_surface(bp, "GET", "/audit/verify-chain/{agg_type}/{agg_id}",
                   "/{agg_type}/{agg_id}/audit/verify-chain",
                   summary="Recompute and check the aggregate's hash chain", permission="manage_ops",
-                  response=CHAIN_ANSWER)
+                  response=CHAIN_ANSWER,
+                  errors=("AGGREGATE_NOT_FOUND",))
 def verify_chain(ctx, **params):
     return integrity.verify_chain(_stream(ctx, params), params["agg_type"], params["agg_id"])
 

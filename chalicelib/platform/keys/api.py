@@ -83,14 +83,16 @@ def create_key(ctx, instance_id):
 @route(bp, "/api/keys/{key_id}/rotate", "POST",
        summary="A new key; the old one is revoked now or after grace_period_seconds",
        permission="manage_keys", body=ROTATE, body_required=False,
-       response=ROTATED_KEY_ANSWER, audit="key_rotated", status=201, tags=("keys",))
+       response=ROTATED_KEY_ANSWER, audit="key_rotated", status=201, tags=("keys",),
+       errors=("KEY_NOT_FOUND", "KEY_REVOKED"))
 def rotate_key(ctx, key_id):
     return keys.rotate(ctx.act, key_id, ctx.body.get("grace_period_seconds", 0))
 
 
 @route(bp, "/api/keys/{key_id}/schedule_revocation", "POST",
        summary="Revoke the key at a future time", permission="manage_keys", body=SCHEDULE,
-       response=KEY_ANSWER, audit="key_revocation_scheduled", tags=("keys",))
+       response=KEY_ANSWER, audit="key_revocation_scheduled", tags=("keys",),
+       errors=("KEY_NOT_FOUND", "KEY_REVOKED"))
 def schedule_revocation(ctx, key_id):
     try:  # range included: nothing is written for a date that would not show again
         revoke_at = clock.parse_iso(ctx.body["revoke_at"])
@@ -100,7 +102,8 @@ def schedule_revocation(ctx, key_id):
 
 
 @route(bp, "/api/keys/{key_id}", "DELETE", summary="Revoke the key now",
-       permission="manage_keys", response=KEY_ANSWER, audit="key_revoked", tags=("keys",))
+       permission="manage_keys", response=KEY_ANSWER, audit="key_revoked", tags=("keys",),
+       errors=("KEY_NOT_FOUND", "KEY_REVOKED"))
 def revoke_key(ctx, key_id):
     return keys.revoke(ctx.act, key_id)
 

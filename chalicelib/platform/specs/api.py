@@ -38,21 +38,24 @@ PROJECTIONS_ANSWER = obj({"projections": array(obj({
 @route(bp, "/api/instances/{instance_id}/spec", "POST",
        summary="Validate and deploy a spec to one environment (422 lists every problem)",
        permission="deploy_spec", body=DEPLOY, response=DEPLOYED_ANSWER, audit="spec_deployed",
-       status=201, tags=("specs",))
+       status=201, tags=("specs",),
+       errors=("FORCE_NOT_ALLOWED", "INVALID_SPEC", "SPEC_ORPHANS_EVENTS", "SPEC_DEPLOY_CONFLICT"))
 def deploy_spec(ctx, instance_id):
     b = ctx.body
     return specs.deploy(ctx.act, instance_id, b["environment"], b["spec"], b.get("force", False))
 
 
 @route(bp, "/api/instances/{instance_id}/spec", "GET", summary="The spec in force",
-       permission="view_instances", query=ENV_QUERY, response=SPEC_ANSWER, tags=("specs",))
+       permission="view_instances", query=ENV_QUERY, response=SPEC_ANSWER, tags=("specs",),
+       errors=("SPEC_NOT_FOUND",))
 def get_spec(ctx, instance_id):
     return specs.describe(instance_id, ctx.query["environment"])
 
 
 @route(bp, "/internal/instances/{instance_id}/{env}/spec", "GET",
        summary="The spec in force, for workers", auth="node", response=SPEC_ANSWER,
-       tags=("internal", "specs"))
+       tags=("internal", "specs"),
+       errors=("SPEC_NOT_FOUND",))
 def get_spec_internal(ctx, instance_id, env):
     from chalicelib.http.surfaces import check_env
     return specs.describe(instance_id, check_env(env))
