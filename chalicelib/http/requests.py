@@ -257,3 +257,16 @@ def source_ip(request) -> str | None:
 
 def request_id(request) -> str | None:
     return (request.context or {}).get("requestId")
+
+
+IDEMPOTENCY_KEY_LENGTH = 128
+
+
+def idempotency_key(request) -> str | None:
+    """X-Idempotency-Key (1 to 128 characters), which makes a retried write answer its first
+    answer; None when the request carries none."""
+    key = header(request, "x-idempotency-key")
+    if key is not None and not (0 < len(key) <= IDEMPOTENCY_KEY_LENGTH):
+        raise invalid("X-Idempotency-Key", "1 to 128 characters",
+                      "X-Idempotency-Key must be 1 to 128 characters")
+    return key

@@ -106,9 +106,6 @@ class Act:
     action: str
     origin: Origin = Origin()
 
-    def __post_init__(self) -> None:
-        note_month(month_of(clock.now_int()))
-
     def entry(self, note: Note) -> AuditEntry:
         ts = clock.now_int()
         entry_id = clock.new_id("audit_")

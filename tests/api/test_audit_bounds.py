@@ -64,7 +64,7 @@ def test_paging_across_months_matches_reading_everything(spread):
     stack, token, targets = spread
     whole = get(stack, token, EVERYTHING + "&limit=1000").json["entries"]
     assert len(whole) == len(targets) + 1
-    for offset in range(0, len(whole) + 2):
+    for offset in range(len(whole) + 2):
         for limit in (1, 2, 3):
             page = get(stack, token, f"{EVERYTHING}&offset={offset}&limit={limit}").json
             assert page["entries"] == whole[offset:offset + limit], (offset, limit)

@@ -8,25 +8,20 @@ from __future__ import annotations
 import os
 import re
 import signal
-import subprocess
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
-from nacl.signing import SigningKey
-from test_stack import (
+
+from testing.e2e import (
     ADMIN_EMAIL,
     ADMIN_PASSWORD,
     Stack,
-    free_port,
-    kill_group,
-    runner_env,
-    start_runner,
+    instance_with_writer,
+    running_stack,
 )
-
-from testing.specs import ORDER_SPEC
 
 ANSWER_WITHIN = 10.0     # seconds; API Gateway gives up at 29
 RECOVER_WITHIN = 15.0
@@ -37,22 +32,8 @@ ACTOR = {"actor": {"type": "user", "id": "u1"}}
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("e2e-outage")
-    port = free_port()
-    key = SigningKey.generate()
-    env = runner_env(port, free_port(taken=(port,)), tmp / "local",
-                     ADMIN_DEVICE_PUBLIC_KEY=key.verify_key.encode().hex())
-    log_path = tmp / "runner.log"
-    with open(log_path, "wb") as log:
-        proc = start_runner(env, stdout=log, stderr=subprocess.STDOUT)
-    running = Stack(url=f"http://127.0.0.1:{port}", proc=proc, log_path=log_path,
-                    device_key=key)
-    try:
-        running.wait_ready()
+    with running_stack(tmp_path_factory.mktemp("e2e-outage")) as running:
         yield running
-    finally:
-        running.http.close()
-        kill_group(proc)
 
 
 def moto_pid(stack: Stack) -> int:
@@ -84,13 +65,7 @@ def acceptable(status: int, seconds: float, headers: dict) -> bool:
 
 def test_an_outage_answers_503_in_time_and_the_stack_recovers(stack):
     url = stack.url
-    token = stack.call("POST", "/api/login", body={"email": ADMIN_EMAIL,
-                                                    "password": ADMIN_PASSWORD}).json()["admin_token"]
-    inst = stack.call("POST", "/api/instances", token, body={"name": "outage"}).json()["id"]
-    assert stack.call("POST", f"/api/instances/{inst}/spec", token,
-                      body={"environment": "prod", "spec": ORDER_SPEC}).status_code == 201
-    key = stack.call("POST", f"/api/instances/{inst}/keys", token,
-                     body={"name": "w", "scope": "write", "environment": "prod"}).json()["key"]
+    token, inst, key = instance_with_writer(url, "outage")
     data = {"Authorization": f"Bearer {key}"}
     admin = {"Authorization": f"Bearer {token}"}
     for agg in ("o1", "o2"):

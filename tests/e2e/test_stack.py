@@ -8,142 +8,30 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
-from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
-import requests
-from nacl.signing import SigningKey
 
-PROJECT_DIR = Path(__file__).resolve().parents[2]
-READY_TIMEOUT = 60.0
-STOP_TIMEOUT = 15.0
-SERVER_NAME = "chat.example.com"
-ADMIN_EMAIL = "admin@example.com"
-ADMIN_PASSWORD = "e2e correct horse battery staple"
-NODE_SECRET = "e2e-node-secret"
-
-
-# --- helpers ---------------------------------------------------------------------------
-
-def free_port(taken: tuple[int, ...] = ()) -> int:
-    while True:
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        if port not in taken:
-            return port
-
-
-def runner_env(port: int, moto_port: int, local_dir: Path, **extra: str) -> dict:
-    env = dict(os.environ)
-    env.update({
-        "PORT": str(port),
-        "MOTO_PORT": str(moto_port),
-        "LOCAL_DIR": str(local_dir),  # leaves the developer's .local/ alone
-        "ADMIN_EMAIL": ADMIN_EMAIL,
-        "ADMIN_PASSWORD": ADMIN_PASSWORD,
-        "NODE_SECRET": NODE_SECRET,
-        "SERVER_NAME": SERVER_NAME,
-        "PYTHONUNBUFFERED": "1",
-    })
-    env.update(extra)
-    return env
-
-
-def start_runner(env: dict, **popen) -> subprocess.Popen:
-    """`python -m local.run` as `make run` starts it, in a process group of its own."""
-    return subprocess.Popen([sys.executable, "-m", "local.run"], cwd=PROJECT_DIR, env=env,
-                            stdin=subprocess.DEVNULL, start_new_session=True, **popen)
-
-
-def kill_group(proc: subprocess.Popen) -> None:
-    """SIGKILL what is left of the runner's group (it and `chalice local`); never raises."""
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        pass
-
-
-def group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-        return True
-    except ProcessLookupError:
-        return False
-
-
-@dataclass
-class Stack:
-    url: str
-    proc: subprocess.Popen
-    log_path: Path
-    device_key: SigningKey
-    http: requests.Session = field(default_factory=requests.Session)
-
-    @property
-    def device_address(self) -> str:
-        public = self.device_key.verify_key.encode()
-        return f"{hashlib.blake2b(public, digest_size=16).hexdigest()}@{SERVER_NAME}"
-
-    def output(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")
-        except OSError:
-            return ""
-
-    def call(self, method: str, path: str, token: str | None = None, body=None,
-             headers: dict | None = None) -> requests.Response:
-        hdrs = dict(headers or {})
-        if token:
-            hdrs["Authorization"] = f"Bearer {token}"
-        return self.http.request(method, self.url + path, json=body, headers=hdrs, timeout=30)
-
-    def wait_ready(self, timeout: float = READY_TIMEOUT) -> None:
-        deadline = time.monotonic() + timeout
-        last: object = None
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                pytest.fail(f"the runner exited with code {self.proc.returncode} before it "
-                            f"was ready; its output:\n{self.output()}")
-            try:
-                answer = requests.get(self.url + "/openapi.json", timeout=2)
-                last = answer.status_code
-                # the runner prints its how-to once its own readiness check has passed
-                if answer.status_code == 200 and "ready at" in self.output():
-                    return
-            except requests.RequestException as exc:
-                last = exc
-            time.sleep(0.25)
-        pytest.fail(f"the stack was not ready within {timeout:.0f} s (last: {last!r}); "
-                    f"the runner's output:\n{self.output()}")
+from testing.e2e import (
+    ADMIN_EMAIL,
+    ADMIN_PASSWORD,
+    NODE_SECRET,
+    STOP_TIMEOUT,
+    Stack,
+    free_port,
+    group_alive,
+    instance_with_writer,
+    kill_group,
+    runner_env,
+    running_stack,
+    start_runner,
+)
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("e2e-stack")
-    port = free_port()
-    moto_port = free_port(taken=(port,))
-    key = SigningKey.generate()
-    env = runner_env(port, moto_port, tmp / "local",
-                     ADMIN_DEVICE_PUBLIC_KEY=key.verify_key.encode().hex())
-    log_path = tmp / "runner.log"
-    with open(log_path, "wb") as log:
-        proc = start_runner(env, stdout=log, stderr=subprocess.STDOUT)
-    running = Stack(url=f"http://127.0.0.1:{port}", proc=proc, log_path=log_path,
-                    device_key=key)
-    try:
-        running.wait_ready()
+    with running_stack(tmp_path_factory.mktemp("e2e-stack")) as running:
         yield running
-    finally:
-        running.http.close()
-        kill_group(proc)
 
 
 def device_login(stack: Stack) -> dict:
@@ -252,15 +140,7 @@ def test_event_store_over_http(stack):
     with a verifier written here from RFC 9162, independent of the server's code."""
     import base64
 
-    from testing.specs import ORDER_SPEC
-    token = stack.call("POST", "/api/login",
-                       body={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}).json()["admin_token"]
-    inst = stack.call("POST", "/api/instances", token, body={"name": "events"}).json()["id"]
-    deployed = stack.call("POST", f"/api/instances/{inst}/spec", token,
-                          body={"environment": "prod", "spec": ORDER_SPEC})
-    assert deployed.status_code == 201, deployed.text
-    key = stack.call("POST", f"/api/instances/{inst}/keys", token,
-                     body={"name": "w", "scope": "write", "environment": "prod"}).json()["key"]
+    token, inst, key = instance_with_writer(stack.url, "events")
     auth = {"Authorization": f"Bearer {key}"}
     actor = {"actor": {"type": "user", "id": "u1"}}
     first = stack.call("POST", "/data/order/o1/created", headers=auth,

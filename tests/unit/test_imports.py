@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-SOURCES = ["app.py", "chalicelib", "bench", "scripts", "local"]
+SOURCES = ["app.py", "chalicelib", "bench", "scripts", "local", "testing"]
 LOWER = {  # layer -> layers it may import (besides itself)
     "domain": set(),
     "core": {"domain"},

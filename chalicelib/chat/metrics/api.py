@@ -5,8 +5,8 @@ from __future__ import annotations
 from chalice import Blueprint, Response
 
 from chalicelib.chat.metrics import service as metrics
-from chalicelib.core.errors import invalid
 from chalicelib.domain import trust
+from chalicelib.http.requests import idempotency_key
 from chalicelib.http.routing import route
 from chalicelib.http.schemas import (
     COUNT,
@@ -108,20 +108,12 @@ EXPORT_ANSWER = obj({
 })
 
 
-def _idempotency_key(ctx) -> str | None:
-    """X-Idempotency-Key, 1 to 128 characters, as the data plane's writes take it."""
-    key = (ctx.request.headers or {}).get("x-idempotency-key")
-    if key is not None and not (0 < len(key) <= 128):
-        raise invalid("X-Idempotency-Key", "1 to 128 characters",
-                      "X-Idempotency-Key must be 1 to 128 characters")
-    return key
-
 
 @route(bp, "/internal/metrics", "POST", summary="Push counter and gauge samples",
        auth="node", body=SAMPLES, response=PUSH_ANSWER, status=202,
        tags=("internal", "metrics"))
 def push_samples(ctx):
-    return metrics.ingest(ctx.body["samples"], _idempotency_key(ctx))
+    return metrics.ingest(ctx.body["samples"], idempotency_key(ctx.request))
 
 
 @route(bp, "/admin/v1/metrics", "GET", summary="Server metrics over a period",

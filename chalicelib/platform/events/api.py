@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from chalice import Blueprint
 
-from chalicelib.core.errors import invalid
-from chalicelib.http.requests import TYPE_PATTERN
+from chalicelib.http.requests import TYPE_PATTERN, idempotency_key
 from chalicelib.http.routing import route
 from chalicelib.http.schemas import UNIX_TIME, data_ok, obj
 from chalicelib.platform.events import service as event_store
@@ -64,20 +63,13 @@ AGGREGATE_ANSWER = data_ok({
 LENGTH_ANSWER = data_ok({"length": _LENGTH})
 
 
-def _idempotency_key(ctx) -> str | None:
-    key = (ctx.request.headers or {}).get("x-idempotency-key")
-    if key is not None and not (0 < len(key) <= 128):
-        raise invalid("X-Idempotency-Key", "1 to 128 characters",
-                      "X-Idempotency-Key must be 1 to 128 characters")
-    return key
-
 
 def _write(ctx, agg_type: str, agg_id: str, items: list[dict], expected):
     for item in items:
         item["metadata"] = {k: v for k, v in item["metadata"].items() if k != "previous_length"}
     digest = event_store.request_digest(ctx.request.method, ctx.request.path, ctx.body)
     return event_store.append(ctx.principal, agg_type, agg_id, items, expected,
-                              _idempotency_key(ctx), digest)
+                              idempotency_key(ctx.request), digest)
 
 
 # what a write can be refused with, beyond the request's own shape
