@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import shutil
 import signal
 import socket
 import subprocess
@@ -234,15 +233,15 @@ def run_schedules(stop: threading.Event) -> None:
 # --- chalice local ---------------------------------------------------------------------
 
 def chalice_command(port: int) -> list[str]:
-    exe = Path(sys.executable).parent / "chalice"
-    if not exe.exists():
-        found = shutil.which("chalice")
-        if not found:
-            fail("the `chalice` command is not installed next to "
-                 f"{sys.executable}; run `make run` (it installs requirements-dev.txt)")
-        exe = Path(found)
-    return [str(exe), "--project-dir", str(PROJECT_DIR), "local", "--host", "127.0.0.1",
-            "--port", str(port), "--no-autoreload", "--stage", CHALICE_STAGE]
+    """The chalice CLI with local/gateway.py's API Gateway parity."""
+    try:
+        import chalice.cli  # noqa: F401
+    except ImportError:
+        fail(f"chalice is not installed for {sys.executable}; run `make run` (it installs "
+             "requirements-dev.txt)")
+    return [sys.executable, "-m", "local.gateway", "--project-dir", str(PROJECT_DIR), "local",
+            "--host", "127.0.0.1", "--port", str(port), "--no-autoreload",
+            "--stage", CHALICE_STAGE]
 
 
 def wait_ready(url: str, proc: subprocess.Popen, timeout: float) -> None:

@@ -6,7 +6,8 @@ import re
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 # <32 hex device id>@<server name>: the one definition, used by every request schema
-ADDRESS_PATTERN = r"^[0-9a-fA-F]{32}@[^@\s]{1,253}$"
+# (the server name in printable ASCII without '@': IDNs travel as punycode)
+ADDRESS_PATTERN = r"^[0-9a-fA-F]{32}@[!-?A-~]{1,253}$"
 
 
 def parse_public_key(text: str) -> bytes:

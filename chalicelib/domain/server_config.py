@@ -164,6 +164,8 @@ def _type_ok(ftype: type, value: Any) -> bool:
     if ftype is float:
         # JSON has no int/float split; NaN/inf would slip through bound checks.
         return isinstance(value, (int, float)) and math.isfinite(value)
+    if ftype is int and isinstance(value, float):  # 377.0 is an integer to JSON Schema
+        return math.isfinite(value) and value.is_integer()
     return isinstance(value, ftype)
 
 
@@ -241,6 +243,8 @@ def apply_patch(current: dict, patch: dict) -> PatchResult:
             path = f"{section}.{name}"
             if FIELDS[path].type is float:
                 value = float(value)  # store one type for a float field
+            elif FIELDS[path].type is int:
+                value = int(value)    # and for an integer field (377.0 is 377)
             old = target.get(name)
             # type() check: guards against a stored 1 vs True mix-up counting as equal.
             if name in target and type(old) is type(value) and old == value:

@@ -146,24 +146,32 @@ def of_device(device, now: float, cfg: TrustConfig) -> Effective:
 # --- federation domains ---------------------------------------------------------------
 
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+# The same rule as one pattern, for request schemas: labels of letters, digits and inner
+# hyphens, at least two, the last one not all digits.
+_LABEL_TEXT = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+DOMAIN_PATTERN = (rf"^(?:{_LABEL_TEXT}\.)+(?=[A-Za-z0-9-]*[A-Za-z-])"
+                  rf"{_LABEL_TEXT}\.?$")
 
 
 def normalize_domain(text: str) -> str:
     """A federation peer's domain, lower-cased; ValueError when it is not a hostname.
 
-    Hostname syntax (RFC 1123 labels, 253 characters at most, one trailing dot
-    allowed), at least two labels, and a top-level label that is not all digits,
-    so IP addresses and single names like `localhost` are refused. Internationalised
-    names must be sent in their ASCII (punycode, `xn--`) form."""
+    Hostname syntax (RFC 1123 labels, 253 characters at most with the one trailing
+    dot allowed, no surrounding whitespace), at least two labels, and a top-level
+    label that is not all digits, so IP addresses and single names like `localhost`
+    are refused. Internationalised names must be sent in their ASCII (punycode,
+    `xn--`) form. DOMAIN_PATTERN states the same rule for request schemas."""
     if not isinstance(text, str):
         raise ValueError("domain must be a string")
-    name = text.strip().lower()
+    if text != text.strip():
+        raise ValueError("domain must not start or end with whitespace")
+    if len(text) > 253:
+        raise ValueError("domain is longer than 253 characters")
+    name = text.lower()
     if name.endswith("."):
         name = name[:-1]
     if not name:
         raise ValueError("domain is empty")
-    if len(name) > 253:
-        raise ValueError("domain is longer than 253 characters")
     labels = name.split(".")
     if len(labels) < 2:
         raise ValueError("domain needs at least two labels, e.g. chat.example.com")

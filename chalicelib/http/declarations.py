@@ -33,6 +33,12 @@ class RouteSpec:
     media_types: tuple = ("application/json",)  # of the success answer, JSON's first
     statuses: tuple = ()           # other success statuses the route may answer (201/200)
     errors: tuple = ()             # error kinds its own acts may answer (see `answers`)
+    required_query: tuple = ()     # query parameters the handler insists on
+    path_schemas: dict | None = None  # name -> JSON Schema of a path parameter it checks
+    # True: `body` is checked before the handler runs. False: the handler checks it (and
+    # names its own error kind). A schema: that laxer one is checked first, and the handler
+    # checks the rest, so that every problem of a body is listed at once.
+    validate_body: bool | dict = True
 
     @property
     def mutating(self) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 from chalicelib.core import settings
 from chalicelib.core.errors import KINDS
 from chalicelib.http.declarations import ANY_ADMIN, ROUTES, RouteSpec
+from chalicelib.http.requests import path_schema
 
 _SECURITY = {"admin": "adminToken", "node": "nodeSecret", "api_key": "apiKey"}
 _ERROR = {
@@ -53,10 +54,11 @@ def _success_responses(spec: RouteSpec) -> dict:
 def _operation(spec: RouteSpec) -> dict:
     op = {"operationId": spec.name, "summary": spec.summary, "tags": list(spec.tags),
           "responses": {**_success_responses(spec), **_error_responses(spec)}}
-    params = [{"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
+    own = spec.path_schemas or {}
+    params = [{"name": p, "in": "path", "required": True, "schema": own.get(p) or path_schema(p)}
               for p in spec.path_params]
-    params += [{"name": name, "in": "query", "required": False, "schema": schema}
-               for name, schema in (spec.query or {}).items()]
+    params += [{"name": name, "in": "query", "required": name in spec.required_query,
+                "schema": schema} for name, schema in (spec.query or {}).items()]
     if params:
         op["parameters"] = params
     if spec.body is not None:

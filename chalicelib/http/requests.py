@@ -14,6 +14,8 @@ import math
 import re
 
 from chalicelib.core.errors import AppError, invalid
+from chalicelib.domain.devices import ADDRESS_PATTERN
+from chalicelib.domain.environments import ENVIRONMENTS
 from chalicelib.http.declarations import RouteSpec
 
 MAX_DEPTH = 64  # arrays/objects inside one another; no route's body comes near it
@@ -38,6 +40,20 @@ PATH_PARAMETERS = {
     "agg_id": (re.compile(ID_PATTERN), "1 to 256 of A-Z a-z 0-9 _ . : - @ ~ + ="),
 }
 MAX_PATH_PARAMETER = 1024   # any other path parameter (ids, names) becomes a key too
+# What the document says of the path parameters the handlers check themselves.
+_CHECKED_ELSEWHERE = {
+    "env": {"type": "string", "enum": list(ENVIRONMENTS)},         # http/surfaces.py
+    "index": {"type": "string", "pattern": r"^[0-9]{1,12}$"},       # integrity/api.py
+    "device_address": {"type": "string", "pattern": ADDRESS_PATTERN},
+}
+
+
+def path_schema(name: str) -> dict:
+    """The JSON Schema of path parameter `name`, as the document publishes it."""
+    if name in PATH_PARAMETERS:
+        return {"type": "string", "pattern": PATH_PARAMETERS[name][0].pattern}
+    return _CHECKED_ELSEWHERE.get(name, {"type": "string", "minLength": 1,
+                                         "maxLength": MAX_PATH_PARAMETER})
 
 
 class _NonFinite:
@@ -59,7 +75,8 @@ def body(spec: RouteSpec, request):
         data = {}
     else:
         data = parse_json(raw)
-    validate(spec.body, data)
+    if spec.validate_body:
+        validate(spec.body if spec.validate_body is True else spec.validate_body, data)
     return data
 
 

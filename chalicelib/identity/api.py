@@ -60,7 +60,8 @@ LOGOUT_ANSWER = obj({"message": {"const": "Admin token invalidated"}})
 
 
 @route(bp, "/api/login", "POST", summary="Operator login (email and password)",
-       auth="public", body=LOGIN, response=LOGIN_ANSWER, audit="admin_login", tags=("auth",))
+       auth="public", body=LOGIN, response=LOGIN_ANSWER, audit="admin_login",
+       errors=("INVALID_CREDENTIALS", "RATE_LIMITED"), tags=("auth",))
 def operator_login(ctx):
     return auth.operator_login(ctx.body["email"], ctx.body["password"], ctx.origin)
 
@@ -73,6 +74,7 @@ def challenge(ctx):
 
 @route(bp, "/admin/v1/auth", "POST", summary="Admin device login (signed challenge)",
        auth="public", body=DEVICE_LOGIN, response=LOGIN_ANSWER, audit="admin_login",
+       errors=("STALE_TIMESTAMP", "INVALID_ADMIN", "INVALID_SIGNATURE", "CHALLENGE_EXPIRED"),
        tags=("auth",))
 def device_login(ctx):
     b = ctx.body
@@ -82,7 +84,7 @@ def device_login(ctx):
 
 @route(bp, "/admin/v1/auth/refresh", "POST", summary="A new token in the same session",
        permission=ANY_ADMIN, response=REFRESH_ANSWER, audit="admin_token_refreshed",
-       tags=("auth",))
+       errors=("INVALID_ADMIN",), tags=("auth",))
 def refresh(ctx):
     return auth.refresh(ctx.principal)
 

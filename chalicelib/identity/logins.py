@@ -5,6 +5,7 @@ import secrets as _secrets
 
 from chalicelib.core import clock
 from chalicelib.core.errors import AppError
+from chalicelib.identity import admin_limits
 from chalicelib.identity import admin_list as admins
 from chalicelib.identity import audit, passwords, tokens
 from chalicelib.identity.principal import Origin, Principal
@@ -17,14 +18,16 @@ TIMESTAMP_SKEW_SECONDS = 300
 
 def operator_login(email: str, password: str, origin: Origin) -> tuple[dict, audit.Note]:
     email = email.strip().lower()
+    admin_limits.check_login(email, origin.ip_address)
     try:
         operator = Operator.get(email)
     except Operator.DoesNotExist:
         operator = None
     ok = passwords.verify_password(operator.password_hash if operator else None, password)
     if not ok:
+        admin_limits.count_failed_login(email, origin.ip_address)
         audit.record(Principal(subject=email, kind="operator"), "admin_login_failed", email,
-                     {"method": "password"})
+                     {"method": "password"}, origin)
         raise AppError("INVALID_CREDENTIALS")
     return _login(Principal(subject=email, kind="operator", permissions=tuple(operator.permissions)),
                   {"method": "password"})

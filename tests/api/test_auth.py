@@ -35,6 +35,25 @@ def test_operator_login_refuses_bad_credentials(stack, body):
     assert "admin_token" not in answer.text
 
 
+def test_password_guessing_is_throttled_per_account_and_address(stack, frozen_clock):
+    from chalicelib.identity.admin_limits import FAILED_LOGINS
+    wrong = {"email": ADMIN_EMAIL, "password": "guess"}
+    for _ in range(FAILED_LOGINS):
+        assert stack.call("POST", "/api/login", body=wrong).status == 401
+    # the right password is not even checked now: the limit tells a guesser nothing
+    locked = stack.call("POST", "/api/login", body={"email": ADMIN_EMAIL,
+                                                    "password": ADMIN_PASSWORD})
+    assert locked.status == 429 and locked.json["error"] == "RATE_LIMITED", locked
+    assert 0 < int(locked.headers["Retry-After"]) <= 3600
+    assert audit_actions().count("admin_login_failed") == FAILED_LOGINS
+    # another account from the same address is unaffected
+    assert stack.call("POST", "/api/login", body={"email": "other@example.com",
+                                                  "password": "x"}).status == 401
+    clock.advance(int(locked.headers["Retry-After"]))
+    assert stack.call("POST", "/api/login", body={"email": ADMIN_EMAIL,
+                                                  "password": ADMIN_PASSWORD}).status == 200
+
+
 @pytest.mark.parametrize("raw", ["", "not json", '{"email": 5}', '{"email":"a@b.c"}', "[]"])
 def test_login_refuses_malformed_bodies(stack, raw):
     answer = stack.call("POST", "/api/login", raw_body=raw)

@@ -144,7 +144,7 @@ def test_patch_must_be_object(cfg, patch):
 @pytest.mark.parametrize("path,value,kind", [
     ("progressive_trust.new_tier_limit", True, "an integer"),  # bool is not an int
     ("progressive_trust.new_tier_limit", "5", "an integer"),
-    ("progressive_trust.new_tier_limit", 5.0, "an integer"),
+    ("progressive_trust.new_tier_limit", 5.5, "an integer"),
     ("progressive_trust.new_tier_limit", None, "an integer"),
     ("registration.enabled", 1, "a boolean"),
     ("registration.enabled", "true", "a boolean"),

@@ -33,13 +33,19 @@ def _field_schema(path: str) -> dict:
     return schema
 
 
+def _section(section: str) -> dict:
+    return {path.split(".", 1)[1]: _field_schema(path)
+            for path in FIELDS if path.split(".", 1)[0] == section}
+
+
 # The whole document: every section, every field of it (the defaults fill what no
 # admin has patched).
-CONFIG_ANSWER = obj({
-    section: obj({path.split(".", 1)[1]: _field_schema(path)
-                  for path in FIELDS if path.split(".", 1)[0] == section})
-    for section in SECTIONS
-})
+CONFIG_ANSWER = obj({section: obj(_section(section)) for section in SECTIONS})
+# A patch: any sections, any fields of them. The handler checks it (domain/server_config
+# names every problem as INVALID_CONFIG, read-only fields and tier order included).
+CONFIG_PATCH = {"type": "object", "additionalProperties": False, "properties": {
+    section: {"type": "object", "additionalProperties": False, "properties": _section(section)}
+    for section in SECTIONS}}
 CONFIG_UPDATE_ANSWER = obj({
     "config_updated_at": UNIX_SECONDS,
     "updated_by": {**STRING, "description": "who patched: device address or operator email"},
@@ -57,7 +63,8 @@ def get_config(ctx):
 
 
 @route(bp, "/admin/v1/config", "PATCH", summary="Partial configuration update (validated)",
-       permission="manage_config", body={"type": "object"}, response=CONFIG_UPDATE_ANSWER,
+       permission="manage_config", body=CONFIG_PATCH, validate_body=False,
+       response=CONFIG_UPDATE_ANSWER,
        audit="config_updated", rate_limit="config_updates", tags=("config",),
        errors=("INVALID_CONFIG", "CONFIG_CONFLICT"))
 def patch_config(ctx):

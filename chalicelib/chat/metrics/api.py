@@ -20,26 +20,43 @@ from chalicelib.http.schemas import (
 
 bp = Blueprint(__name__)
 
-SAMPLES = {
-    "type": "object", "additionalProperties": False, "required": ["samples"],
-    "properties": {"samples": {
-        "type": "array",
-        "description": f"At most {metrics.MAX_SAMPLES} samples; one bad sample refuses the batch",
-        "items": {
-            "type": "object", "additionalProperties": False,
-            "required": ["name", "value", "kind"],
-            "properties": {
-                "name": {"type": "string", "enum": list(metrics.PUSHED)},
-                "value": {"type": "number", "minimum": 0},
-                "kind": {"type": "string", "enum": ["counter", "gauge"]},
-                "timestamp": {"type": "number",
-                              "description": "unix seconds; default now. At most "
-                                             f"{metrics.MAX_FUTURE_SECONDS} s ahead and "
-                                             f"{metrics.MAX_AGE_SECONDS} s old"}}}}},
+
+def _pushed(kind: str) -> list[str]:
+    return [n for n in metrics.PUSHED if metrics.METRICS[n].kind == kind]
+
+
+_SAMPLE_FIELDS = {
+    "type": "object", "additionalProperties": False, "required": ["name", "value", "kind"],
+    "properties": {
+        "name": {"type": "string", "enum": list(metrics.PUSHED)},
+        "value": {"type": "number", "minimum": 0, "maximum": metrics.MAX_VALUE},
+        "kind": {"type": "string", "enum": ["counter", "gauge"]},
+        "timestamp": {"type": "number",
+                      "description": "unix seconds; default now. At most "
+                                     f"{metrics.MAX_FUTURE_SECONDS} s ahead and "
+                                     f"{metrics.MAX_AGE_SECONDS} s old"}},
 }
+# A sample's kind must be its metric's own: gauges are set, counters added (the service
+# checks that, and the timestamps, listing every bad sample by index).
+_SAMPLE = {
+    **_SAMPLE_FIELDS,
+    "if": {"properties": {"name": {"enum": _pushed("gauge")}}},
+    "then": {"properties": {"kind": {"const": "gauge"}}},
+    "else": {"properties": {"kind": {"const": "counter"}}},
+}
+
+
+def _samples(item: dict) -> dict:
+    return {"type": "object", "additionalProperties": False, "required": ["samples"],
+            "properties": {"samples": {
+                "type": "array", "items": item, "maxItems": metrics.MAX_SAMPLES,
+                "description": "one bad sample refuses the batch"}}}
+
+
+SAMPLES = _samples(_SAMPLE)
 PERIOD = {"type": "string", "enum": list(metrics.PERIODS), "default": metrics.DEFAULT_PERIOD}
 SERIES = {
-    "metric": {"type": "string", "description": "one of: " + ", ".join(metrics.METRICS)},
+    "metric": {"type": "string", "enum": list(metrics.METRICS)},
     "period": PERIOD,
     "interval": {"type": "string", "enum": list(metrics.INTERVALS),
                  "description": "default: 5m for 1h, 1h for 24h and 7d, 1d for 30d"},
@@ -110,8 +127,9 @@ EXPORT_ANSWER = obj({
 
 
 @route(bp, "/internal/metrics", "POST", summary="Push counter and gauge samples",
-       auth="node", body=SAMPLES, response=PUSH_ANSWER, status=202,
-       tags=("internal", "metrics"))
+       auth="node", body=SAMPLES, validate_body=_samples(_SAMPLE_FIELDS),
+       response=PUSH_ANSWER, status=202,
+       errors=("IDEMPOTENCY_KEY_REUSED",), tags=("internal", "metrics"))
 def push_samples(ctx):
     return metrics.ingest(ctx.body["samples"], idempotency_key(ctx.request))
 
@@ -124,8 +142,8 @@ def get_metrics(ctx):
 
 
 @route(bp, "/admin/v1/metrics/timeseries", "GET", summary="One metric over time",
-       permission="view_metrics", query=SERIES, response=TIMESERIES_ANSWER,
-       rate_limit="metrics_queries", tags=("metrics",))
+       permission="view_metrics", query=SERIES, required_query=("metric",),
+       response=TIMESERIES_ANSWER, rate_limit="metrics_queries", tags=("metrics",))
 def get_timeseries(ctx):
     return metrics.timeseries(ctx.query.get("metric"), ctx.query["period"],
                               ctx.query.get("interval"))

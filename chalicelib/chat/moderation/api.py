@@ -25,8 +25,9 @@ bp = Blueprint(__name__)
 REASON = {"type": "string", "minLength": 1, "maxLength": 500, "pattern": r"\S"}
 FUTURE_UNIX = {"type": "integer", "minimum": 0, "maximum": 253402300799,
                "description": "Unix seconds, in the future"}
-DOMAIN = {"type": "string", "minLength": 1, "maxLength": 254,
-          "description": "The server's hostname, e.g. chat.example.org"}
+DOMAIN = {"type": "string", "maxLength": 253, "pattern": trust.DOMAIN_PATTERN,
+          "description": "The server's hostname, e.g. chat.example.org (case-insensitive, "
+                         "one trailing dot allowed; IDNs in punycode)"}
 
 DEVICE_ACT = {"type": "object", "additionalProperties": False,
               "required": ["device_address", "reason"],

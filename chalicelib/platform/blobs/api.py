@@ -33,10 +33,13 @@ UPLOAD = {
     "type": "object",
     "required": ["name", "data"],
     "properties": {
-        "name": {"type": "string", "description": "^[A-Za-z0-9._-]{1,200}$, not '.' or '..'"},
-        "content_type": {"type": "string",
-                         "description": "media type; application/octet-stream when absent"},
-        "data": {"type": "string", "description": "the bytes in base64, at most 4 MiB decoded"},
+        "name": blobs.NAME_SCHEMA,
+        "content_type": {"type": "string", "pattern": f"^$|{blobs.CONTENT_TYPE.pattern}",
+                         "description": "media type; application/octet-stream when absent "
+                                        "or empty"},
+        "data": {"type": "string", "pattern": blobs.BASE64,
+                 "maxLength": (blobs.MAX_BYTES + 2) // 3 * 4,
+                 "description": "the bytes in base64, at most 4 MiB decoded"},
     },
     "additionalProperties": False,
 }
@@ -79,7 +82,7 @@ def upload_blob(ctx, **params):
 
 @route(bp, INTERNAL + "/blobs/{name}", "GET", summary="A blob's metadata and bytes (base64)",
        auth="node", response=BLOB_DATA_ANSWER, tags=("internal",),
-       errors=("BLOB_NOT_FOUND",))
+       path_schemas={"name": blobs.NAME_SCHEMA}, errors=("BLOB_NOT_FOUND",))
 def get_blob(ctx, **params):
     instance_id, env = where(ctx, params)
     return blobs.get(instance_id, env, params["name"])
@@ -87,7 +90,7 @@ def get_blob(ctx, **params):
 
 @route(bp, INTERNAL + "/blobs/{name}", "DELETE", summary="Delete a blob",
        auth="node", response=BLOB_DELETED_ANSWER, tags=("internal",),
-       errors=("BLOB_NOT_FOUND",))
+       path_schemas={"name": blobs.NAME_SCHEMA}, errors=("BLOB_NOT_FOUND",))
 def delete_blob(ctx, **params):
     instance_id, env = where(ctx, params)
     return blobs.delete(instance_id, env, params["name"])

@@ -20,8 +20,13 @@ from chalicelib.store.buckets import bucket_name
 # No '/': API Gateway path parameters cannot hold one, so such a blob could be uploaded
 # but never addressed by GET or DELETE. "." and ".." are refused (clients normalise them).
 NAME = re.compile(r"^[A-Za-z0-9._-]{1,200}$")
+NAME_SCHEMA = {"type": "string", "pattern": r"^(?!\.\.?$)[A-Za-z0-9._-]{1,200}$",
+               "description": "letters, digits, '.', '_', '-'; not '.' or '..'"}
+# canonical base64: padded, and the bits the padding leaves over are zero
+BASE64 = (r"^(?:[A-Za-z0-9+/]{4})*"
+          r"(?:[A-Za-z0-9+/][AQgw]==|[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=)?$")
 CONTENT_TYPE = re.compile(r"^[A-Za-z0-9!#$&^_.+-]{1,100}/[A-Za-z0-9!#$&^_.+-]{1,100}"
-                          r"(\s*;\s*[A-Za-z0-9!#$&^_.+-]+=[A-Za-z0-9!#$&^_.+\"-]+){0,4}$")
+                          r"([ \t]*;[ \t]*[A-Za-z0-9!#$&^_.+-]+=[A-Za-z0-9!#$&^_.+\"-]+){0,4}$")
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 MAX_BYTES = 4 * 1024 * 1024     # decoded; base64 makes it ~5.6 MB, under Lambda's 6 MB
 MAX_PAGE = 1000                 # S3's own page size
@@ -29,7 +34,7 @@ _HEAD_WORKERS = 16
 
 
 def check_name(name) -> str:
-    if not isinstance(name, str) or not NAME.match(name) or name in (".", ".."):
+    if not isinstance(name, str) or not NAME.fullmatch(name) or name in (".", ".."):
         raise invalid("name", "must match ^[A-Za-z0-9._-]{1,200}$ and not be '.' or '..'")
     return name
 
@@ -81,7 +86,7 @@ def put(instance_id: str, env: str, body: dict) -> tuple[dict, bool]:
     """Store (or replace) a blob; (metadata, created) - created is False on a replace."""
     name = check_name(body.get("name"))
     content_type = body.get("content_type") or DEFAULT_CONTENT_TYPE
-    if not isinstance(content_type, str) or not CONTENT_TYPE.match(content_type):
+    if not isinstance(content_type, str) or not CONTENT_TYPE.fullmatch(content_type):
         raise invalid("content_type", "must be a media type such as application/wasm")
     data = body.get("data")
     if not isinstance(data, str):

@@ -100,6 +100,7 @@ def merkle_proof(ctx, **params):
                   "/{agg_type}/{agg_id}/audit/merkle-consistency",
                   summary="Consistency proof between two tree sizes (append-only evidence)",
                   permission="manage_ops", query={**CONSISTENCY_QUERY},
+                  required_query=("old_size",),
                   response=CONSISTENCY_ANSWER,
                   errors=("AGGREGATE_NOT_FOUND", "INTEGRITY_ERROR"))
 def merkle_consistency(ctx, **params):
