@@ -52,9 +52,27 @@ class _Missing:
 MISSING = _Missing()
 
 
+def reference(value) -> tuple[str, bool] | None:
+    """``(path, optional)`` when a handler value is a path rather than a literal, else None.
+
+    ``$.…`` / ``$[…]`` read the event (``$.data``, ``$.metadata``, ``$.key``, ``$.type``) or a
+    ``let`` binding; ``@``, ``@.…``, ``@[…]`` read the current state (``$.state…``); a final
+    ``?`` makes the path optional (``$.data.nickname?``: missing skips the operation)."""
+    if not isinstance(value, str):
+        return None
+    text, optional = (value[:-1], True) if value.endswith("?") and len(value) > 2 else (value, False)
+    if text[:2] in ("$.", "$["):
+        return text, optional
+    if text == "@":
+        return "$.state", optional
+    if text[:2] in ("@.", "@["):
+        return "$.state" + text[1:], optional
+    return None
+
+
 def is_path(value) -> bool:
-    """Whether a handler value is a path (rather than a literal): it starts with ``$.`` or ``$[``."""
-    return isinstance(value, str) and value[:2] in ("$.", "$[")
+    """Whether a handler value is a path (see ``reference``) rather than a literal."""
+    return reference(value) is not None
 
 
 def _steps(text: str, pos: int, whole: str) -> tuple[Segment, ...]:

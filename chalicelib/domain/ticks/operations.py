@@ -29,6 +29,7 @@ from chalicelib.domain.ticks.values import (
     ABSENT,
     LET_NAME_RE,
     ROOTS,
+    Skip,
     TickError,
     deep_copy,
     is_num,
@@ -337,13 +338,18 @@ def _run(ops: Any, names: dict, troot: str, path: str) -> None:
         if not _ALLOWED[name].issuperset(args):
             extra = sorted(str(k) for k in args if k not in _ALLOWED[name])
             raise TickError(f"unknown argument(s) {', '.join(extra)}", p)
-        run(args, names, troot, p)
+        try:
+            run(args, names, troot, p)
+        except Skip:  # an optional value was missing: this operation does nothing
+            continue
 
 
 # --- public API --------------------------------------------------------------------------
 
-def _apply_in_place(state: dict, handler: Any, data: Any, metadata: Any) -> dict:
-    names = {"data": data, "metadata": metadata, "state": state}
+def _apply_in_place(state: dict, handler: Any, data: Any, metadata: Any,
+                    key: Any = MISSING, event_type: Any = MISSING) -> dict:
+    names = {"data": data, "metadata": metadata, "state": state, "key": key,
+             "type": event_type}
     try:
         _run(handler, names, "state", "")
     except RecursionError:
@@ -363,16 +369,18 @@ def _start(state: Any) -> dict:
 
 
 def apply_handler(state: dict | None, handler: list, data: Any = None,
-                  metadata: Any = None) -> dict:
+                  metadata: Any = None, key: Any = MISSING, event_type: Any = MISSING) -> dict:
     """The state after one event: a new object; state, handler and event are not changed.
+    `key` ("<type>:<id>") and `event_type` are what $.key and $.type read.
 
     Raises TickError (and applies nothing) when the handler cannot be applied.
     """
-    return _apply_in_place(_start(state), handler, data, metadata)
+    return _apply_in_place(_start(state), handler, data, metadata, key, event_type)
 
 
 def fold(events: Iterable, initial: dict | None = None) -> dict:
-    """Apply (handler, data, metadata) triples in order, from `initial` (default {}).
+    """Apply (handler, data, metadata[, key, event_type]) tuples in order, from
+    `initial` (default {}).
 
     Equal to chaining apply_handler, but copies the state once. A TickError carries the
     0-based `event_index` of the event that failed.
@@ -380,11 +388,10 @@ def fold(events: Iterable, initial: dict | None = None) -> dict:
     state = _start(initial)
     for i, event in enumerate(events):
         try:
-            try:
-                handler, data, metadata = event
-            except (TypeError, ValueError):
-                raise TickError("an event must be a (handler, data, metadata) triple") from None
-            state = _apply_in_place(state, handler, data, metadata)
+            if not isinstance(event, (tuple, list)) or len(event) not in (3, 5):
+                raise TickError("an event must be a (handler, data, metadata[, key, type]) "
+                                "tuple")
+            state = _apply_in_place(state, *event)
         except TickError as exc:
             exc.event_index = i
             raise

@@ -15,10 +15,10 @@ from chalicelib.domain.ticks.values import (
     TickError,
     is_num,
     kind_of,
-    predicate_holds,
     restore,
     show_value,
     value_of,
+    where_holds,
 )
 
 # --- writing into documents --------------------------------------------------------------
@@ -58,17 +58,31 @@ class _Target(NamedTuple):
     text: str
 
 
+def parse_target(text: Any, troot: str) -> tuple[str, tuple]:
+    """(root, segments) of a target. The platform's form is a path relative to the state
+    (to the element inside map.apply): "" is the whole of it, "status" a field,
+    "profile.name" a nested one, "lines[0]" an element; "$.state..." is an alias.
+    PathError when it is neither."""
+    if isinstance(text, str) and not text.startswith("$"):
+        return troot, (jsonpath.parse_relative(text) if text else ())
+    return jsonpath.parse(text)
+
+
 def target_of(args: dict, troot: str, p: str) -> _Target:
     text = args.get("target", ABSENT)
     if text is ABSENT:
         raise TickError("missing argument 'target'", p)
     try:
-        root, segs = jsonpath.parse(text)
+        root, segs = parse_target(text, troot)
     except PathError as exc:
         raise TickError(f"target: {exc}", p) from None
     if root != troot:
-        raise TickError(f"target must be a path under $.{troot}, not {show_value(text)}", p)
-    return _Target(root, segs, text)
+        raise TickError(f"target must be a path into the {_WHAT[troot]}, like \"status\" or "
+                        f"\"profile.name\", not {show_value(text)}", p)
+    return _Target(root, segs, text or "the state")
+
+
+_WHAT = {"state": "state", "item": "element"}
 
 
 def read_target(names: dict, t: _Target) -> Any:
@@ -128,7 +142,7 @@ def where_matches(arr: list, where: Any, names: dict, p: str) -> list[bool]:
         out = []
         for element in arr:
             names["item"] = element
-            out.append(predicate_holds(where, names, p + ".where"))
+            out.append(where_holds(where, names, p + ".where"))
         return out
     finally:
         restore(names, "item", saved)

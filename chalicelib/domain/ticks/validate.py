@@ -11,6 +11,7 @@ from typing import Any, NamedTuple
 
 from chalicelib.domain import jsonpath
 from chalicelib.domain.jsonpath import PathError
+from chalicelib.domain.ticks.targets import parse_target
 from chalicelib.domain.ticks.operations import (
     OPERATIONS,
     SIGNATURES,
@@ -24,6 +25,7 @@ from chalicelib.domain.ticks.values import (
     ROOTS,
     is_num,
     kind_of,
+    reference,
     show_value,
     unknown_root,
 )
@@ -44,6 +46,14 @@ def _key(path: str, key: Any) -> str:
 
 def _is_literal_wrapper(v: Any) -> bool:
     return isinstance(v, dict) and len(v) == 1 and "literal" in v
+
+
+def _is_ref(v: Any) -> bool:
+    return isinstance(v, dict) and len(v) == 1 and "$" in v
+
+
+def _is_merge(v: Any) -> bool:
+    return isinstance(v, dict) and len(v) == 1 and "$merge" in v
 
 
 class _Checker:
@@ -97,23 +107,26 @@ class _Checker:
         if "target" not in a:
             return None
         text, q = a["target"], p + ".target"
+        what = "the element" if ctx.troot == "item" else "the state"
         if not isinstance(text, str):
-            self.add(q, f"target must be a path like $.{ctx.troot}.field, not {kind_of(text)}")
+            self.add(q, f"target must be a path into {what} like \"status\" or "
+                        f"\"profile.name\" (\"\" is {what} itself), not {kind_of(text)}")
             return None
         try:
-            root, segs = jsonpath.parse(text)
+            root, segs = parse_target(text, ctx.troot)
         except PathError as exc:
             self.add(q, str(exc))
             return None
         if root != ctx.troot:
-            where = (" (operations in map.apply change the element, $.item)"
+            where = (" (operations in map.apply change the element)"
                      if ctx.troot == "item" else "")
-            self.add(q, f"target must be a path under $.{ctx.troot}, not {show_value(text)}{where}")
+            self.add(q, f"target must be a path into {what}, like \"status\" or "
+                        f"\"profile.name\", not {show_value(text)}{where}")
             return None
         if not segs:
             if ctx.troot == "state" and op not in STATE_ROOT_OPS:
-                self.add(q, f"{op} cannot target the state itself; name a field, like "
-                            f"$.state.items")
+                self.add(q, f"{op} cannot target the state itself (\"\"); name a field, "
+                            f"like \"items\"")
             if ctx.troot == "item" and op == "remove" and "where" not in a:
                 self.add(q, "remove cannot delete the element itself; use filter (or remove "
                             "with where) on the array")
@@ -139,7 +152,7 @@ class _Checker:
     def op_remove(self, a, p, ctx):
         self.target(a, p, ctx, "remove")
         if "where" in a:
-            self.pred(a["where"], p + ".where", ctx._replace(item=True))
+            self.where(a["where"], p + ".where", ctx._replace(item=True))
 
     def op_increment(self, a, p, ctx, op="increment"):
         self.target(a, p, ctx, op)
@@ -152,7 +165,7 @@ class _Checker:
     def op_filter(self, a, p, ctx):
         self.target(a, p, ctx, "filter")
         if "where" in a:
-            self.pred(a["where"], p + ".where", ctx._replace(item=True))
+            self.where(a["where"], p + ".where", ctx._replace(item=True))
 
     def op_map(self, a, p, ctx):
         self.target(a, p, ctx, "map")
@@ -163,7 +176,7 @@ class _Checker:
         self.target(a, p, ctx, "update_where")
         inner = ctx._replace(item=True)
         if "where" in a:
-            self.pred(a["where"], p + ".where", inner)
+            self.where(a["where"], p + ".where", inner)
         if "set" not in a and "merge" not in a:
             self.add(p, "update_where needs set (field paths to values), merge (an object) "
                         "or both")
@@ -249,14 +262,21 @@ class _Checker:
 
     # values ---------------------------------------------------------------------------
 
-    def read_path(self, text: str, p: str, ctx: _Ctx) -> None:
+    def read_path(self, value: Any, p: str, ctx: _Ctx) -> None:
+        """A reference (a path string or {"$": path}): it parses and its root is in scope."""
+        ref = reference(value)
+        if ref is None:
+            self.add(p, f"{show_value(value)} is not a path: it starts with $. (the event) or "
+                        f"@ (the state)")
+            return
+        text = ref[0]
         try:
             root, _ = jsonpath.parse(text)
         except PathError as exc:
-            self.add(p, f"{exc}; a literal string that starts with '$.' is written "
+            self.add(p, f"{exc}; a literal string that starts with '$.' or '@.' is written "
                         f"{{\"literal\": ...}}")
             return
-        if root in ("data", "metadata", "state") or root in ctx.names:
+        if root in ("data", "metadata", "state", "key", "type") or root in ctx.names:
             return
         if root == "item":
             if not ctx.item:
@@ -272,6 +292,15 @@ class _Checker:
                 self.read_path(v, p, ctx)
         elif _is_literal_wrapper(v):
             self.json(v["literal"], p + ".literal", depth + 1)
+        elif _is_ref(v):
+            self.read_path(v, p + ".$", ctx)
+        elif _is_merge(v):
+            items = v["$merge"]
+            if not isinstance(items, list):
+                self.add(p + ".$merge", "$merge takes an array of objects (or references)")
+                return
+            for i, x in enumerate(items):
+                self.object_value(x, f"{p}.$merge[{i}]", ctx, "each item of $merge")
         elif isinstance(v, dict):
             for k, x in v.items():
                 if not isinstance(k, str):
@@ -305,12 +334,12 @@ class _Checker:
         if check:
             self.value(v, p, ctx)
         literal = v["literal"] if _is_literal_wrapper(v) else v
-        if not isinstance(literal, dict) and not jsonpath.is_path(v):
+        if not isinstance(literal, dict) and reference(v) is None:
             self.add(p, f"{what} must be an object (or a path to one), not {kind_of(literal)}")
 
     def number_value(self, v, p, ctx):
         literal = v["literal"] if _is_literal_wrapper(v) else v
-        if jsonpath.is_path(v):
+        if reference(v) is not None:
             self.read_path(v, p, ctx)
         elif not is_num(literal):
             self.add(p, f"must be a number (or a path to one), not {kind_of(literal)}")
@@ -319,7 +348,7 @@ class _Checker:
 
     def key_value(self, v, p, ctx):
         literal = v["literal"] if _is_literal_wrapper(v) else v
-        if jsonpath.is_path(v):
+        if reference(v) is not None:
             self.read_path(v, p, ctx)
         elif not (isinstance(literal, str) or is_num(literal) and isinstance(literal, int)):
             self.add(p, f"key must be a string, an integer or a path to one, not "
@@ -327,7 +356,7 @@ class _Checker:
 
     def index_value(self, v, p, ctx):
         literal = v["literal"] if _is_literal_wrapper(v) else v
-        if jsonpath.is_path(v):
+        if reference(v) is not None:
             self.read_path(v, p, ctx)
         elif not (is_num(literal) and isinstance(literal, int) and literal >= 0):
             self.add(p, f"index must be a non-negative integer or a path to one, not "
@@ -340,6 +369,16 @@ class _Checker:
             self.add(p, str(exc))
 
     # predicates -----------------------------------------------------------------------
+
+    def where(self, where: Any, p: str, ctx: _Ctx) -> None:
+        """A predicate, or the platform's object of fields the element must equal."""
+        if isinstance(where, dict) and where and not (len(where) == 1 and next(iter(where))
+                                                     in PREDICATES):
+            for field, want in where.items():
+                self.field(field, _key(p, field))
+                self.value(want, _key(p, field), ctx)
+            return
+        self.pred(where, p, ctx)
 
     def pred(self, pred: Any, p: str, ctx: _Ctx) -> None:
         if ctx.depth > MAX_NESTING:
@@ -365,10 +404,11 @@ class _Checker:
         elif name == "not":
             self.pred(arg, q, ctx)
         elif name == "exists":
-            if jsonpath.is_path(arg):
+            if reference(arg) is not None:
                 self.read_path(arg, q, ctx)
             else:
-                self.add(q, f"exists takes a path like $.state.owner, not {show_value(arg)}")
+                self.add(q, f"exists takes a path like @.owner or $.data.owner, not "
+                            f"{show_value(arg)}")
         elif not isinstance(arg, list) or len(arg) != 2:
             self.add(q, f"{name} takes an array of two values, [left, right]")
         else:
@@ -376,13 +416,13 @@ class _Checker:
             self.value(arg[1], q + "[1]", ctx)
             if name in ("in", "not_in"):
                 right = arg[1]["literal"] if _is_literal_wrapper(arg[1]) else arg[1]
-                if not isinstance(right, list) and not jsonpath.is_path(arg[1]):
+                if not isinstance(right, list) and reference(arg[1]) is None:
                     self.add(q + "[1]", f"{name} needs an array (or a path to one) on the "
                                         f"right, not {kind_of(right)}")
             elif name in ("gt", "gte", "lt", "lte"):
                 for i, side in enumerate(arg):
                     literal = side["literal"] if _is_literal_wrapper(side) else side
-                    if not jsonpath.is_path(side) and not (
+                    if reference(side) is None and not (
                             is_num(literal) or isinstance(literal, str)):
                         self.add(f"{q}[{i}]", f"{name} compares numbers or strings, not "
                                               f"{kind_of(literal)}")

@@ -15,7 +15,7 @@ from chalicelib.domain.jsonpath import MISSING, PathError
 
 PREDICATES = ("equals", "not_equals", "gt", "gte", "lt", "lte", "in", "not_in", "exists",
               "and", "or", "not")
-ROOTS = ("data", "metadata", "state", "item")  # never let names
+ROOTS = ("data", "metadata", "state", "item", "key", "type")  # never let names
 
 LET_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 ABSENT = object()
@@ -32,6 +32,10 @@ class TickError(Exception):
 
     def as_dict(self) -> dict[str, str]:
         return {"path": self.path, "message": self.message}
+
+
+class Skip(Exception):
+    """An optional value (a path ending in ``?``) is missing: its operation does nothing."""
 
 
 # --- JSON helpers ------------------------------------------------------------------------
@@ -103,7 +107,15 @@ def restore(names: dict, name: str, saved: Any) -> None:
 def unknown_root(root: str) -> str:
     if root == "item":
         return "$.item (the array element) exists only inside where and map.apply"
-    return f"$.{root} is not data, metadata, state or a let binding in scope"
+    return (f"$.{root} is not $.data, $.metadata, $.key, $.type, @ (the state) or a let "
+            "binding in scope")
+
+
+def reference(value: Any) -> tuple[str, bool] | None:
+    """(path, optional) of a value that reads a path: a path string or {"$": path}."""
+    if isinstance(value, dict) and len(value) == 1 and "$" in value:
+        return jsonpath.reference(value["$"])
+    return jsonpath.reference(value)
 
 
 def _read(text: str, names: dict, p: str) -> Any:
@@ -120,10 +132,20 @@ def _read(text: str, names: dict, p: str) -> Any:
 def _resolve(value: Any, names: dict, p: str) -> Any:
     """The value of a handler value; MISSING for a path that is absent. Not a copy."""
     if isinstance(value, str):
-        return _read(value, names, p) if value[:2] in ("$.", "$[") else value
+        ref = jsonpath.reference(value)
+        return _read(ref[0], names, p) if ref else value
     if isinstance(value, dict):
-        if len(value) == 1 and "literal" in value:
-            return value["literal"]
+        if len(value) == 1:
+            (name, arg), = value.items()
+            if name == "literal":
+                return arg
+            if name == "$":
+                ref = jsonpath.reference(arg)
+                if ref is None:
+                    raise TickError('{"$": ...} takes a path, like "$.data.id" or "@.count"', p)
+                return _read(ref[0], names, p)
+            if name == "$merge":
+                return _merge(arg, names, p)
         out = {}
         for k, x in value.items():
             x = _resolve(x, names, p)
@@ -135,9 +157,49 @@ def _resolve(value: Any, names: dict, p: str) -> Any:
     return value
 
 
+def _merge(items: Any, names: dict, p: str) -> dict:
+    """{"$merge": [a, b, ...]}: the objects shallow-merged left to right (absent skipped)."""
+    if not isinstance(items, list):
+        raise TickError("$merge takes an array of objects (or references to them)", p)
+    out: dict = {}
+    for i, item in enumerate(items):
+        v = _resolve(item, names, p)
+        if v is MISSING or v is None:
+            continue
+        if not isinstance(v, dict):
+            raise TickError(f"$merge[{i}] is {kind_of(v)}, not an object", p)
+        out.update(v)
+    return out
+
+
 def value_of(value: Any, names: dict, p: str) -> Any:
+    """The value of an argument; None for an absent path, and Skip (the operation does
+    nothing) for an absent optional one."""
     v = _resolve(value, names, p)
-    return None if v is MISSING else v
+    if v is MISSING:
+        ref = reference(value)
+        if ref is not None and ref[1]:
+            raise Skip
+        return None
+    return v
+
+
+def where_holds(where: Any, names: dict, p: str) -> bool:
+    """A `where`: a predicate ({"equals": [...]}, ...) or, as the platform writes it, an
+    object whose every field must equal the element's field ({"id": "$.data.id"})."""
+    if isinstance(where, dict) and where and not (len(where) == 1 and next(iter(where))
+                                                 in PREDICATES):
+        item = names.get("item", MISSING)
+        for field, want in where.items():
+            try:
+                segs = jsonpath.parse_relative(field)
+            except PathError as exc:
+                raise TickError(str(exc), p) from None
+            have = jsonpath.get(item, segs)
+            if not tick_equal(None if have is MISSING else have, value_of(want, names, p)):
+                return False
+        return True
+    return predicate_holds(where, names, p)
 
 
 def predicate_holds(pred: Any, names: dict, p: str) -> bool:
@@ -171,9 +233,10 @@ def _in(arg, names, p) -> bool:
 
 
 def _exists(arg, names, p) -> bool:
-    if not jsonpath.is_path(arg):
-        raise TickError("takes a path, like $.state.owner", p)
-    v = _read(arg, names, p)
+    ref = reference(arg)
+    if ref is None:
+        raise TickError("takes a path, like @.owner or $.data.owner", p)
+    v = _read(ref[0], names, p)
     return v is not MISSING and v is not None
 
 

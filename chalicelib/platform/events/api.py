@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from chalice import Blueprint
 
+from chalicelib.core.errors import invalid
 from chalicelib.http.requests import TYPE_PATTERN, idempotency_key
 from chalicelib.http.routing import route
 from chalicelib.http.schemas import UNIX_TIME, data_ok, obj
@@ -31,12 +32,16 @@ METADATA = {
 }
 EVENT = {"type": "object", "required": ["metadata"], "additionalProperties": False,
          "properties": {"data": {}, "metadata": METADATA}}
+# The platform's batch: one `metadata` for every event (actor, target, previous_length:
+# one concurrency check for the batch). An event may carry metadata of its own instead,
+# and a top-level `previous_length` is taken as well, as an earlier form of this API had.
 BATCH = {
     "type": "object", "required": ["events"], "additionalProperties": False,
     "properties": {
+        "metadata": METADATA,
         "previous_length": {"type": "integer", "minimum": 0},
         "events": {"type": "array", "minItems": 1, "maxItems": event_store.MAX_BATCH_EVENTS,
-                   "items": {"type": "object", "required": ["type", "metadata"],
+                   "items": {"type": "object", "required": ["type"],
                              "additionalProperties": False,
                              "properties": {"type": _NAME, "data": {}, "metadata": METADATA}}},
     },
@@ -60,6 +65,14 @@ AGGREGATE_ANSWER = data_ok({
     "metadata": obj({"length": {**_LENGTH, "minimum": 1}, "created_at": UNIX_TIME,
                      "updated_at": UNIX_TIME}),
 })
+BATCH_ANSWER = data_ok(
+    {"stream_ids": {"type": "array", "items": APPENDED_ANSWER["properties"]["stream_id"],
+                    "description": "one per event of the batch, in order"},
+     "count": {"type": "integer", "minimum": 1, "description": "events written"},
+     "length": {**_LENGTH, "minimum": 1}},
+    {"implied_count": {"type": "integer", "minimum": 1,
+                       "description": "events the implications added; left out when none"},
+     "idempotent_replay": APPENDED_ANSWER["properties"]["idempotent_replay"]})
 LENGTH_ANSWER = data_ok({"length": _LENGTH})
 
 
@@ -89,14 +102,36 @@ def append_event(ctx, agg_type, agg_id, event_type):
 
 
 @route(bp, "/data/{agg_type}/{agg_id}", "POST", summary="Append several events atomically",
-       auth="api_key", scope="write", surface="data", body=BATCH, response=APPENDED_ANSWER,
+       auth="api_key", scope="write", surface="data", body=BATCH, response=BATCH_ANSWER,
        status=201, tags=("data",),
        errors=WRITE_ERRORS)
 def append_batch(ctx, agg_type, agg_id):
-    events = ctx.body["events"]
-    expected = ctx.body.get("previous_length", events[0]["metadata"].get("previous_length"))
-    return _write(ctx, agg_type, agg_id, [{"event_type": e["type"], "data": e.get("data"),
-                                           "metadata": e["metadata"]} for e in events], expected)
+    events, shared = ctx.body["events"], ctx.body.get("metadata")
+    for i, e in enumerate(events):
+        if "metadata" not in e and shared is None:
+            raise invalid(f"events.{i}.metadata", "required: give each event its metadata, or "
+                          "one metadata for the batch",
+                          "metadata (with its actor) is required, for the batch or each event")
+    expected = next((m["previous_length"] for m in [shared or {}] + [e.get("metadata") or {}
+                     for e in events] if "previous_length" in m),
+                    ctx.body.get("previous_length"))
+    answer = _write(ctx, agg_type, agg_id, [{"event_type": e["type"], "data": e.get("data"),
+                                             "metadata": e.get("metadata", shared)}
+                                            for e in events], expected)
+    return _batch_answer(answer, len(events))
+
+
+def _batch_answer(answer: dict, count: int) -> dict:
+    """The platform's batch answer from the append's: every event's stream id, the count,
+    and the implied events (left out when none)."""
+    stream, first = answer["stream_id"].rsplit("@", 1)
+    out = {"ok": True, "stream_ids": [f"{stream}@{int(first) + i}" for i in range(count)],
+           "count": count, "length": answer["length"]}
+    if answer.get("implied"):
+        out["implied_count"] = answer["implied"]
+    if answer.get("idempotent_replay"):
+        out["idempotent_replay"] = True
+    return out
 
 
 @route(bp, "/data/{agg_type}/{agg_id}", "GET", summary="Aggregate state (?at=<unix> for the past)",

@@ -243,11 +243,29 @@ class Pending:
     metadata: dict
 
 
-def _implied(definition: dict, data, metadata: dict, where: str) -> list[Pending]:
+def event_scope(agg_type: str, agg_id: str, event_type: str, data, metadata: dict,
+                timestamp: float) -> dict:
+    """What a handler or an implication reads of an event: $.data, $.metadata with the
+    event's `timestamp` (unix seconds, set here, never by the client), $.key
+    ("<type>:<id>") and $.type."""
+    return {"data": data, "metadata": {**(metadata or {}), "timestamp": int(timestamp)},
+            "key": f"{agg_type}:{agg_id}", "type": event_type}
+
+
+def _fold_event(state, definition: dict, agg_type: str, agg_id: str, event_type: str, data,
+                metadata: dict, timestamp: float) -> dict:
+    from chalicelib.domain import ticks
+    s = event_scope(agg_type, agg_id, event_type, data, metadata, timestamp)
+    return ticks.apply_handler(state, definition.get("handler") or [], s["data"],
+                               s["metadata"], s["key"], s["type"])
+
+
+def _implied(definition: dict, agg_type: str, agg_id: str, event_type: str, data,
+             metadata: dict, where: str) -> list[Pending]:
     """The events an event's `emit` implications add, in the same transaction."""
     from chalicelib.domain import ticks
     out = []
-    scope_vars = {"data": data, "metadata": metadata}
+    scope_vars = event_scope(agg_type, agg_id, event_type, data, metadata, clock.now())
     for i, implication in enumerate(definition.get("implications") or []):
         emit = implication.get("emit")
         if emit is None:
@@ -281,7 +299,8 @@ def append(key, agg_type: str, agg_id: str, items: list[dict], expected_length: 
         pending.append(Pending(agg_type, agg_id, item["event_type"], item.get("data"),
                                item["metadata"]))
         # implications of implied events too: the spec validator refuses emit cycles
-        queue = _implied(definition, item.get("data"), item["metadata"], where)
+        queue = _implied(definition, agg_type, agg_id, item["event_type"], item.get("data"),
+                         item["metadata"], where)
         while queue:
             implied = queue.pop(0)
             implied_def = _event_def(spec, implied.agg_type, implied.event_type)
@@ -290,7 +309,8 @@ def append(key, agg_type: str, agg_id: str, items: list[dict], expected_length: 
             if len(pending) > MAX_TRANSACTION_ITEMS:
                 raise AppError("BATCH_TOO_LARGE", "The implications of this write exceed "
                                "what one transaction can hold")
-            queue += _implied(implied_def, implied.data, implied.metadata,
+            queue += _implied(implied_def, implied.agg_type, implied.agg_id,
+                              implied.event_type, implied.data, implied.metadata,
                               f"{where}.implied")
     idem = (keys.idempotency_key(scope.instance_id, scope.env, idempotency_key)
             if idempotency_key else None)
@@ -369,8 +389,8 @@ def _plan(spec, scope: Scope, heads: dict, pending: list[Pending], primary: str,
         head = heads[stream]
         definition = _event_def(spec, p.agg_type, p.event_type)
         try:
-            head.state = ticks.apply_handler(head.state, definition.get("handler") or [],
-                                             p.data, p.metadata)
+            head.state = _fold_event(head.state, definition, p.agg_type, p.agg_id,
+                                     p.event_type, p.data, p.metadata, now)
         except ticks.TickError as exc:
             raise AppError("HANDLER_FAILED", f"handler of {p.agg_type}.{p.event_type}: {exc}")
         event_bytes = len(ev.canonical(p.data)) + len(ev.canonical(p.metadata))
@@ -522,7 +542,10 @@ def _state_at(key, agg_type, agg_id, stream, at: float) -> dict:
             break
         if event.tombstoned is None:
             definition = _event_def(spec, agg_type, event.event_type)
-            replay.append((definition.get("handler") or [], event.data, event.metadata))
+            s = event_scope(agg_type, agg_id, event.event_type, event.data, event.metadata,
+                            event.created_at)
+            replay.append((definition.get("handler") or [], s["data"], s["metadata"],
+                           s["key"], s["type"]))
             positions.append(event.position)
         length += 1
         created = created or event.created_at

@@ -1,0 +1,178 @@
+"""Specs and clients written for the hosted platform, exactly as its public pages show
+them (the Tick reference, "Getting started", "Batch operations"), deploy and run here
+unchanged."""
+import pytest
+
+ADMIN = {"actor": {"type": "admin", "id": "550e8400-e29b-41d4-a716-446655440001"}}
+USER_ID = "550e8400-e29b-41d4-a716-446655440000"
+
+# "Getting started", verbatim
+GETTING_STARTED = {
+    "aggregate_types": {
+        "user": {
+            "events": {
+                "was_created": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {"name": {"type": "string"},
+                                       "email": {"type": "string", "format": "email"}},
+                        "required": ["name", "email"],
+                    },
+                    "handler": [
+                        {"set": {"target": "", "value": "$.data"}},
+                        {"set": {"target": "created_at", "value": "$.metadata.timestamp"}},
+                    ],
+                },
+                "had_email_updated": {
+                    "schema": {"type": "object",
+                               "properties": {"email": {"type": "string", "format": "email"}},
+                               "required": ["email"]},
+                    "handler": [{"merge": {"target": "", "value": "$.data"}}],
+                },
+            }
+        }
+    },
+    "agent_types": ["user", "admin"],
+}
+
+# The Tick reference's forms, one event type each
+TICK_FORMS = {
+    "aggregate_types": {
+        "cart": {"events": {
+            "was_created": {"schema": {"type": "object"}, "handler": [
+                {"set": {"target": "", "value": "$.data"}},
+                {"set": {"target": "status", "value": "active"}},
+                {"set": {"target": "nickname", "value": "$.data.nickname?"}},
+                {"set": {"target": "key", "value": "$.key"}},
+                {"set": {"target": "made_by", "value": "$.metadata.actor.id"}},
+            ]},
+            "had_item_added": {"schema": {"type": "object"}, "handler": [
+                {"append": {"target": "items", "value": {
+                    "$merge": [{"$": "$.data"}, {"added_at": {"$": "$.metadata.timestamp"}}]}}},
+                {"append_unique": {"target": "tags", "value": "$.data.tag"}},
+            ]},
+            "had_item_removed": {"schema": {"type": "object"}, "handler": [
+                {"remove": {"target": "items", "where": {"id": "$.data.id"}}},
+            ]},
+            "had_status_changed": {"schema": {"type": "object"}, "handler": [
+                {"set": {"target": "previous_status", "value": "@.status"}},
+                {"set": {"target": "status", "value": "$.data.status"}},
+                {"set": {"target": "profile.last_event", "value": "$.type"}},
+            ]},
+        }},
+    },
+    "agent_types": ["user", "admin"],
+}
+
+
+@pytest.fixture
+def client(stack):
+    """A data-plane client pointed at /data, as one written from the platform's docs."""
+    token = stack.operator_token()
+    inst = stack.call("POST", "/api/instances", token, body={"name": "moved"}).json["id"]
+
+    class Client:
+        def deploy(self, spec):
+            return stack.call("POST", f"/api/instances/{inst}/spec", token,
+                              body={"environment": "prod", "spec": spec})
+
+        def call(self, method, path, body=None):
+            return stack.call(method, "/data" + path, body=body,
+                              headers={"Authorization": f"Bearer {self.key}"})
+
+    c = Client()
+    c.key = stack.call("POST", f"/api/instances/{inst}/keys", token, body={
+        "name": "app", "scope": "write", "environment": "prod"}).json["key"]
+    return c
+
+
+def test_the_getting_started_spec_deploys_and_folds(client):
+    assert client.deploy(GETTING_STARTED).status in (200, 201)
+    made = client.call("POST", f"/user/{USER_ID}/was_created", {
+        "data": {"name": "Alice", "email": "alice@example.com"}, "metadata": ADMIN})
+    assert made.status == 201 and made.json["ok"] is True, made
+    client.call("POST", f"/user/{USER_ID}/had_email_updated", {
+        "data": {"email": "alice@new.example"}, "metadata": ADMIN})
+    state = client.call("GET", f"/user/{USER_ID}")
+    assert state.status == 200, state
+    assert state.json["data"]["name"] == "Alice"
+    assert state.json["data"]["email"] == "alice@new.example"
+    created_at = state.json["data"]["created_at"]
+    assert isinstance(created_at, int) and abs(created_at - state.json["metadata"]["created_at"]) < 2
+
+
+def test_every_value_form_of_the_tick_reference(client):
+    assert client.deploy(TICK_FORMS).status in (200, 201)
+    cart = f"/cart/{USER_ID}"
+    client.call("POST", f"{cart}/was_created", {"data": {"owner": "u1"}, "metadata": ADMIN})
+    for item, tag in (({"id": "a", "qty": 1}, "x"), ({"id": "b", "qty": 2}, "x")):
+        added = client.call("POST", f"{cart}/had_item_added",
+                            {"data": {**item, "tag": tag}, "metadata": ADMIN})
+        assert added.status == 201, added
+    client.call("POST", f"{cart}/had_item_removed", {"data": {"id": "a"}, "metadata": ADMIN})
+    client.call("POST", f"{cart}/had_status_changed", {"data": {"status": "paid"},
+                                                       "metadata": ADMIN})
+    state = client.call("GET", cart).json["data"]
+    assert state["owner"] == "u1" and "nickname" not in state    # `?`: missing, skipped
+    assert state["key"] == f"cart:{USER_ID}" and state["made_by"] == ADMIN["actor"]["id"]
+    assert [i["id"] for i in state["items"]] == ["b"]             # where {"id": ...}
+    assert isinstance(state["items"][0]["added_at"], int)         # $merge of {"$": ...}
+    assert state["tags"] == ["x"]                                 # append_unique created it
+    assert state["previous_status"] == "active" and state["status"] == "paid"  # @.status
+    assert state["profile"] == {"last_event": "had_status_changed"}            # $.type
+
+
+def test_an_optional_value_that_is_present_is_set(client):
+    client.deploy(TICK_FORMS)
+    client.call("POST", "/cart/c2/was_created", {"data": {"nickname": "bob"}, "metadata": ADMIN})
+    assert client.call("GET", "/cart/c2").json["data"]["nickname"] == "bob"
+
+
+def test_the_documented_batch_shares_one_metadata(client):
+    client.deploy(GETTING_STARTED)
+    body = {
+        "events": [
+            {"type": "was_created", "data": {"name": "Alice", "email": "alice@example.com"}},
+            {"type": "had_email_updated", "data": {"email": "alice@new.example"}},
+        ],
+        "metadata": {**ADMIN, "previous_length": 0},
+    }
+    answer = client.call("POST", f"/user/{USER_ID}", body)
+    assert answer.status == 201, answer
+    assert answer.json["ok"] is True and answer.json["count"] == 2
+    assert answer.json["stream_ids"] == [f"user/{USER_ID}@0", f"user/{USER_ID}@1"]
+    assert "implied_count" not in answer.json
+    # one concurrency check for the whole batch: previous_length 0 no longer holds
+    again = client.call("POST", f"/user/{USER_ID}", body)
+    assert again.status == 409, again
+    assert client.call("GET", f"/user/{USER_ID}/length").json["length"] == 2
+
+
+def test_a_batch_without_any_metadata_is_refused(client):
+    client.deploy(GETTING_STARTED)
+    answer = client.call("POST", f"/user/{USER_ID}", {"events": [
+        {"type": "was_created", "data": {"name": "A", "email": "a@example.com"}}]})
+    assert answer.status == 400 and answer.json["ok"] is False, answer
+    assert answer.json["details"][0]["path"] == "events.0.metadata"
+
+
+@pytest.mark.parametrize("op, path, needle", [
+    ({"set": {"target": "$.data.x", "value": 1}}, "handler[0].set.target",
+     "must be a path into the state"),
+    ({"set": {"target": "a b", "value": 1}}, "handler[0].set.target", "is not a supported path"),
+    ({"set": {"target": "x", "value": "$.dta.x"}}, "handler[0].set.value", "$.dta is not"),
+    ({"set": {"target": "x", "value": {"$": "status"}}}, "handler[0].set.value.$",
+     "is not a path"),
+    ({"merge": {"target": "", "value": {"$merge": [1]}}}, "handler[0].merge.value.$merge[0]",
+     "must be an object"),
+    ({"remove": {"target": "items", "where": {"id": "$.nope.id"}}},
+     "handler[0].remove.where.id", "$.nope is not"),
+])
+def test_deploy_names_each_problem_of_the_platform_form_at_its_path(client, op, path, needle):
+    spec = {"aggregate_types": {"t": {"events": {"e": {"schema": {"type": "object"},
+                                                       "handler": [op]}}}},
+            "agent_types": ["admin"]}
+    answer = client.deploy(spec)
+    assert answer.status == 422, answer
+    problems = answer.json["details"]
+    assert any(p["path"].endswith(path) and needle in p["message"] for p in problems), problems
