@@ -113,7 +113,7 @@ def test_deploy_needs_permission_and_instance(stack, inst):
 
 def test_projections_are_listed_per_environment(stack, inst):
     with_projection = spec(projections={"order_totals": {
-        "source": ["order"], "handler": [{"increment": {"target": "$.state.orders"}}]}})
+        "source": ["order"], "handler": [{"increment": {"target": "orders"}}]}})
     deploy(stack, inst, with_projection, env="staging")
     deploy(stack, inst, ORDER_SPEC, env="prod")
     token, instance_id = inst

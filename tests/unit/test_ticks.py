@@ -884,26 +884,33 @@ def test_apply_handler_raises_only_tick_errors_on_random_data(kind, data, metada
 # data raises nothing but TickError.
 
 _READ = ["$.data", "$.data.a", "$.data.n", "$.data.items", "$.data.items[0]", "$.metadata.id",
-         "$.state.a", "$.state.n", "$.state.items", "$.state.m.k"]
+         "$.state.a", "$.state.n", "$.state.items", "$.state.m.k",
+         # the platform's forms: @ reads the state, ? marks an optional value
+         "@", "@.a", "@.n", "@.items", "$.key", "$.type", "$.metadata.timestamp",
+         "$.data.a?", "$.data.n?", "@.m.k?"]
 _FIELDS = st.sampled_from(["a", "n", "id", "a.b", "items[0]"])
 
 
 # a literal string that starts with "$" reads as a path; the grammar writes such a
 # literal as {"literal": ...}, so plain random strings never start with one
-_PLAIN = st.text(max_size=3).filter(lambda s: not s.startswith("$"))
+_PLAIN = st.text(max_size=3).filter(lambda s: not s.startswith(("$", "@")))
 
 
 def _values(item, names):
     paths = _READ + (["$.item", "$.item.a", "$.item.n"] if item else []) \
         + [f"$.{n}" for n in names] + [f"$.{n}.a" for n in names]
     scalar = (st.none() | st.booleans() | st.integers(-3, 3) | _PLAIN
-              | st.sampled_from(paths) | st.builds(lambda v: {"literal": v}, _json))
-    return st.recursive(scalar, lambda inner: st.lists(inner, max_size=3)
+              | st.sampled_from(paths) | st.builds(lambda v: {"literal": v}, _json)
+              | st.builds(lambda p: {"$": p}, st.sampled_from(paths)))
+    objects = st.dictionaries(st.sampled_from("abn"), st.integers(-3, 3) | _PLAIN, max_size=2)
+    merged = st.builds(lambda xs: {"$merge": xs}, st.lists(
+        objects | st.sampled_from(["$.data", "@.m", "$.metadata"]), max_size=3))
+    return st.recursive(scalar | merged, lambda inner: st.lists(inner, max_size=3)
                         | st.dictionaries(st.sampled_from("abn"), inner, max_size=3),
                         max_leaves=6)
 
 
-def _preds(item, names):
+def _preds(item, names, where=False):
     v = _values(item, names)
     ordered = st.integers(-3, 3) | _PLAIN | v.filter(jsonpath.is_path)
     leaf = st.one_of(
@@ -913,15 +920,20 @@ def _preds(item, names):
         st.builds(lambda n, a, b: {n: [a, b]}, st.sampled_from(["in", "not_in"]), v,
                   st.lists(v, max_size=3)),
         st.builds(lambda p: {"exists": p}, _values(item, names).filter(jsonpath.is_path)))
-    return st.recursive(leaf, lambda inner: st.builds(lambda n, ps: {n: ps},
-                                                      st.sampled_from(["and", "or"]),
-                                                      st.lists(inner, min_size=1, max_size=3))
-                        | st.builds(lambda p: {"not": p}, inner), max_leaves=5)
+    preds = st.recursive(leaf, lambda inner: st.builds(lambda n, ps: {n: ps},
+                                                       st.sampled_from(["and", "or"]),
+                                                       st.lists(inner, min_size=1, max_size=3))
+                         | st.builds(lambda p: {"not": p}, inner), max_leaves=5)
+    if not where:
+        return preds
+    # in `where`, the platform's form too: fields the element must equal
+    return preds | st.dictionaries(_FIELDS, v, min_size=1, max_size=2)
 
 
 def _ops(troot, item, names, depth):
-    v, where, targets = _values(item, names), _preds(True, names), [
-        f"$.{troot}.a", f"$.{troot}.n", f"$.{troot}.items", f"$.{troot}.m", f"$.{troot}.a.b"]
+    v, where, targets = _values(item, names), _preds(True, names, where=True), [
+        f"$.{troot}.a", f"$.{troot}.n", f"$.{troot}.items", f"$.{troot}.m", f"$.{troot}.a.b",
+        "a", "n", "items", "m", "a.b"]   # the platform's form, relative to the state
     if troot == "item":
         targets.append("$.item")
     t = st.sampled_from(targets)
@@ -982,12 +994,13 @@ def test_random_valid_handlers_validate_and_raise_only_tick_errors(handler, data
 
 _junk = st.recursive(
     _json | st.sampled_from(list(ticks.OPERATIONS) + list(ticks.PREDICATES)
-                            + ["target", "value", "$.state.a", "$.item", "$.state", "where"]),
+                            + ["target", "value", "$.state.a", "$.item", "$.state", "where",
+                               "", "a", "@.a", "@", "$.data.a?", "$.key", "$.type"]),
     lambda inner: st.lists(inner, max_size=3)
     | st.dictionaries(st.sampled_from(list(ticks.OPERATIONS) + list(ticks.PREDICATES)
                                       + ["target", "value", "by", "where", "apply", "match",
                                          "key", "index", "if", "then", "else", "name", "in",
-                                         "set", "merge", "mode", "literal"]),
+                                         "set", "merge", "mode", "literal", "$", "$merge"]),
                       inner, max_size=3),
     max_leaves=25)
 

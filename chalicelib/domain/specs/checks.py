@@ -119,12 +119,12 @@ class SpecChecks:
             self.add(reroot(problem.get("path", "$"), path), str(problem.get("message", "")))
         for where, text in paths_in(value, path):
             try:
-                root, _ = jsonpath.parse(text)
+                root, _ = jsonpath.parse(jsonpath.reference(text)[0])
             except jsonpath.PathError:
                 continue  # reported by ticks
             if root == "state":  # ticks allows it in handlers; other roots it reports
-                self.add(where, f"{text!r}: $.state is not available to an emit, which is "
-                                "computed from its event alone: read $.data or $.metadata")
+                self.add(where, f"{text!r}: the state (@) is not available to an emit, which "
+                                "is computed from its event alone: read $.data or $.metadata")
     def _known_aggregate(self, value: Any, path: str) -> bool:
         if not self.name(value, path, "aggregate type"):
             return False
