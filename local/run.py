@@ -12,6 +12,9 @@ Environment (defaults are printed at start):
   ADMIN_EMAIL, ADMIN_PASSWORD, SERVER_NAME, ADMIN_DEVICE_PUBLIC_KEY, NODE_SECRET
                            bootstrap values
   LOCAL_DIR (.local)       where server.toml and the generated device key live
+  SERVER_CONFIG_FILE       the admin list (default $LOCAL_DIR/server.toml); yours is kept,
+                           the bootstrap device added to it when it holds only admins
+  TABLE_PREFIX, BUCKET_PREFIX (local-)  names of the embedded tables and buckets
   READY_TIMEOUT (60)       seconds to wait for `chalice local` to answer
 """
 from __future__ import annotations
@@ -134,12 +137,13 @@ def prepare_env(port: int, moto_port: int) -> dict:
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_REGION": "us-east-1",
-        "TABLE_PREFIX": "local-",
-        "BUCKET_PREFIX": "local-",
-        "SERVER_CONFIG_FILE": str(local_dir / "server.toml"),
-        "POWERTOOLS_TRACE_DISABLED": "true",
         "PYTHONUNBUFFERED": "1",
     })
+    # documented settings: what the caller set wins over the default
+    for name, default in (("TABLE_PREFIX", "local-"), ("BUCKET_PREFIX", "local-"),
+                          ("SERVER_CONFIG_FILE", str(local_dir / "server.toml")),
+                          ("POWERTOOLS_TRACE_DISABLED", "true")):
+        env[name] = env.get(name) or default
     shown = {}
     for name, default in DEFAULTS.items():
         shown[name] = (env.get(name) or default, "" if env.get(name) else " (default)")

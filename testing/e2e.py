@@ -40,6 +40,8 @@ def free_port(taken: tuple[int, ...] = ()) -> int:
 
 def runner_env(port: int, moto_port: int, local_dir: Path, **extra: str) -> dict:
     env = dict(os.environ)
+    for name in ("SERVER_CONFIG_FILE", "TABLE_PREFIX", "BUCKET_PREFIX"):  # this process's
+        env.pop(name, None)
     env.update({
         "PORT": str(port),
         "MOTO_PORT": str(moto_port),

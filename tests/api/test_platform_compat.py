@@ -176,3 +176,30 @@ def test_deploy_names_each_problem_of_the_platform_form_at_its_path(client, op, 
     assert answer.status == 422, answer
     problems = answer.json["details"]
     assert any(p["path"].endswith(path) and needle in p["message"] for p in problems), problems
+
+
+def test_the_raw_event_stream_pages_in_order(client):
+    client.deploy(GETTING_STARTED)
+    assert client.call("GET", f"/user/{USER_ID}/events").status == 404   # nothing written
+    client.call("POST", f"/user/{USER_ID}/was_created", {
+        "data": {"name": "A", "email": "a@example.com"}, "metadata": ADMIN})
+    for i in range(4):
+        client.call("POST", f"/user/{USER_ID}/had_email_updated", {
+            "data": {"email": f"a{i}@example.com"}, "metadata": ADMIN})
+    first = client.call("GET", f"/user/{USER_ID}/events?limit=3")
+    assert first.status == 200, first
+    assert [e["position"] for e in first.json["events"]] == [0, 1, 2]
+    event = first.json["events"][0]
+    assert event["type"] == "was_created" and event["data"]["name"] == "A"
+    assert event["metadata"]["actor"] == ADMIN["actor"] and event["timestamp"] > 0
+    assert event["stream_id"] == f"user/{USER_ID}@0"
+    rest = client.call("GET", f"/user/{USER_ID}/events?limit=3&cursor={first.json['next_cursor']}")
+    assert [e["position"] for e in rest.json["events"]] == [3, 4]
+    assert rest.json["next_cursor"] is None
+    assert client.call("GET", f"/user/{USER_ID}/events?cursor=zz").status == 400
+
+
+def test_a_well_formed_id_never_written_is_404_in_the_data_shape(client):
+    client.deploy(GETTING_STARTED)
+    answer = client.call("GET", f"/user/{USER_ID}")
+    assert answer.status == 404 and answer.json["ok"] is False and answer.json["error"], answer

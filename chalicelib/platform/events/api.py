@@ -74,6 +74,17 @@ BATCH_ANSWER = data_ok(
                        "description": "events the implications added; left out when none"},
      "idempotent_replay": APPENDED_ANSWER["properties"]["idempotent_replay"]})
 LENGTH_ANSWER = data_ok({"length": _LENGTH})
+EVENTS_QUERY = {"limit": {"type": "integer", "minimum": 1, "maximum": event_store.MAX_EVENTS_PAGE,
+                          "default": 100},
+                "cursor": {"type": "string", "pattern": "^[0-9]{1,12}$",
+                           "description": "next_cursor of the previous page"}}
+EVENTS_ANSWER = data_ok({
+    "events": {"type": "array", "items": obj(
+        {"stream_id": APPENDED_ANSWER["properties"]["stream_id"],
+         "position": {"type": "integer", "minimum": 0}, "type": {"type": "string"},
+         "data": {}, "metadata": {"type": "object"}, "timestamp": UNIX_TIME},
+        {"tombstoned": {"const": True, "description": "erased: data is null"}})},
+    "next_cursor": {"type": ["string", "null"], "description": "null on the last page"}})
 
 
 
@@ -141,6 +152,15 @@ def _batch_answer(answer: dict, count: int) -> dict:
                "UNKNOWN_EVENT_TYPE", "HANDLER_FAILED", "STATE_TOO_LARGE"))
 def get_aggregate(ctx, agg_type, agg_id):
     return event_store.read(ctx.principal, agg_type, agg_id, ctx.query.get("at"))
+
+
+@route(bp, "/data/{agg_type}/{agg_id}/events", "GET",
+       summary="The raw event stream, in order, paged (limit, cursor)",
+       auth="api_key", scope="read", surface="data", query=EVENTS_QUERY,
+       response=EVENTS_ANSWER, tags=("data",), errors=("AGGREGATE_NOT_FOUND",))
+def list_events(ctx, agg_type, agg_id):
+    return event_store.list_events(ctx.principal, agg_type, agg_id, ctx.query.get("cursor"),
+                                   ctx.query["limit"])
 
 
 @route(bp, "/data/{agg_type}/{agg_id}/length", "GET", summary="Number of events of the aggregate",

@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from chalicelib.core import caches, clock
-from chalicelib.core.errors import AppError
+from chalicelib.core.errors import AppError, invalid
 from chalicelib.domain import events as ev
 from chalicelib.domain import json_schema, merkle
 from chalicelib.store import keys, specs
@@ -559,6 +559,33 @@ def _state_at(key, agg_type, agg_id, stream, at: float) -> dict:
         raise AppError("HANDLER_FAILED", f"replaying event {where}: {exc}")
     return {"ok": True, "data": state,
             "metadata": {"length": length, "created_at": created, "updated_at": updated}}
+
+
+MAX_EVENTS_PAGE = 1000
+
+
+def list_events(key, agg_type: str, agg_id: str, cursor: str | None, limit: int) -> dict:
+    """The raw stream in order, a page at a time: one Query from the cursor's position.
+    404 AGGREGATE_NOT_FOUND when nothing was ever written to the aggregate."""
+    stream = _stream(key, agg_type, agg_id)
+    start = 0
+    if cursor is not None:
+        if not cursor.isdigit() or len(cursor) > 12:
+            raise invalid("cursor", "is not a cursor this listing gave out")
+        start = int(cursor)
+    rows = list(StoredEvent.query(stream, StoredEvent.position >= start, consistent_read=True,
+                                  limit=limit + 1))
+    if not rows and start == 0:
+        raise AppError("AGGREGATE_NOT_FOUND")
+    page = rows[:limit]
+    events = [{"stream_id": f"{agg_type}/{agg_id}@{int(e.position)}",
+               "position": int(e.position), "type": e.event_type,
+               "data": None if e.tombstoned is not None else e.data,
+               "metadata": e.metadata or {}, "timestamp": e.created_at,
+               **({"tombstoned": True} if e.tombstoned is not None else {})} for e in page]
+    more = len(rows) > limit
+    return {"ok": True, "events": events,
+            "next_cursor": str(int(page[-1].position) + 1) if more else None}
 
 
 def length(key, agg_type: str, agg_id: str) -> dict:

@@ -17,7 +17,8 @@ NOT_RUN = {
 }
 
 
-RESERVED_EVENT_TYPES = {"length": "GET /data/{type}/{id}/length"}
+RESERVED_EVENT_TYPES = {"length": "GET /data/{type}/{id}/length",
+                        "events": "GET /data/{type}/{id}/events"}
 
 
 def _not_run(spec: dict) -> list[dict]:
