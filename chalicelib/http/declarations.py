@@ -63,7 +63,7 @@ class RouteSpec:
         if self.body is not None or self.query or self.path_params:
             kinds.add("VALIDATION_ERROR")
         kinds |= IMPLIED_BY_AUTH[self.auth]
-        if self.rate_limit:
+        if self.rate_limit or (self.auth == "api_key" and self.surface == "data"):
             kinds.add("RATE_LIMITED")
         if "instance_id" in self.path_params:
             kinds.add("INSTANCE_NOT_FOUND")

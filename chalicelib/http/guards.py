@@ -39,9 +39,15 @@ def authenticate(spec, request, params: dict):
     return principal
 
 
-def rate_limit(spec, principal) -> None:
-    """Per-admin hourly limits (seed 004); declared on the routes they govern."""
+def rate_limit(spec, principal, origin) -> dict:
+    """Per-admin hourly limits (seed 004), declared on the routes they govern; and the
+    data plane's per-instance and per-IP limits on every /data route. The headers the
+    answer carries."""
+    if spec.auth == "api_key" and spec.surface == "data" and principal is not None:
+        from chalicelib.identity import data_limits
+        return data_limits.consume(principal.instance_id, origin.ip_address, spec.mutating)
     if spec.rate_limit is None or principal is None:
-        return
+        return {}
     from chalicelib.identity import admin_limits as rate_limits
     rate_limits.consume(spec.rate_limit, principal.subject)
+    return {}

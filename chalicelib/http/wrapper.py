@@ -41,9 +41,10 @@ def dispatch(spec: RouteSpec, fn: Callable, request, params: dict):
                     user_agent=requests.header(request, "user-agent"))
     try:
         principal = guards.authenticate(spec, request, params)
-        guards.rate_limit(spec, principal)
+        limits = guards.rate_limit(spec, principal, origin)
         ctx = Ctx(spec, request, principal, requests.body(spec, request),
                   requests.query(spec, request), origin)
+        ctx.headers.update(limits)
         result = fn(ctx, **params)
         if spec.audit:
             result = _audited(spec, ctx, result)

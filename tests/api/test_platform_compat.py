@@ -203,3 +203,42 @@ def test_a_well_formed_id_never_written_is_404_in_the_data_shape(client):
     client.deploy(GETTING_STARTED)
     answer = client.call("GET", f"/user/{USER_ID}")
     assert answer.status == 404 and answer.json["ok"] is False and answer.json["error"], answer
+
+
+def test_past_the_write_limit_the_platforms_429(client, monkeypatch, frozen_clock):
+    monkeypatch.setenv("RATE_LIMITS", '{"writes_per_minute": {"free": 3}}')
+    client.deploy(GETTING_STARTED)
+    event = {"data": {"name": "A", "email": "a@example.com"}, "metadata": ADMIN}
+    answers = [client.call("POST", f"/user/{USER_ID}/was_created", event) for _ in range(3)]
+    assert [a.status for a in answers] == [201, 201, 201], answers
+    assert answers[0].headers["X-RateLimit-Limit"] == "3"
+    assert [a.headers["X-RateLimit-Remaining"] for a in answers] == ["2", "1", "0"]
+    refused = client.call("POST", f"/user/{USER_ID}/was_created", event)
+    assert refused.status == 429, refused
+    assert refused.json == {"ok": False, "error": "Rate limit exceeded", "code": "RATE_LIMITED",
+                            "scope": "instance", "limit": 3, "window": "1m", "tier": "free",
+                            "retry_after": refused.json["retry_after"]}
+    h = refused.headers
+    assert (h["X-RateLimit-Limit"], h["X-RateLimit-Remaining"], h["X-RateLimit-Scope"],
+            h["X-RateLimit-Tier"]) == ("3", "0", "instance", "free")
+    assert 0 < int(h["Retry-After"]) <= 60
+    assert client.call("GET", f"/user/{USER_ID}/length").json["length"] == 3  # nothing written
+    # reads have their own budget, 5x the writes
+    read = client.call("GET", f"/user/{USER_ID}")
+    assert read.status == 200 and read.headers["X-RateLimit-Limit"] == "15"
+    # a batch is one request
+    from chalicelib.core import clock
+    clock.advance(60)
+    batch = client.call("POST", f"/user/{USER_ID}", {"events": [
+        {"type": "had_email_updated", "data": {"email": f"b{i}@example.com"}}
+        for i in range(5)], "metadata": ADMIN})
+    assert batch.status == 201 and batch.headers["X-RateLimit-Remaining"] == "2", batch
+
+
+def test_the_per_ip_safety_net_names_its_scope(client, monkeypatch, frozen_clock):
+    monkeypatch.setenv("RATE_LIMITS", '{"ip_per_minute": 2}')
+    client.deploy(GETTING_STARTED)
+    assert [client.call("GET", f"/user/{USER_ID}/length").status for _ in range(2)] == [200, 200]
+    refused = client.call("GET", f"/user/{USER_ID}/length")
+    assert refused.status == 429 and refused.json["scope"] == "ip", refused
+    assert refused.headers["X-RateLimit-Scope"] == "ip"

@@ -46,6 +46,10 @@ BATCH = {
                              "properties": {"type": _NAME, "data": {}, "metadata": METADATA}}},
     },
 }
+# every event has metadata: the batch's, or its own (the handler names the event lacking it)
+BATCH_DOCUMENTED = {**BATCH, "anyOf": [
+    {"required": ["metadata"]},
+    {"properties": {"events": {"items": {"required": ["metadata"]}}}}]}
 AT_QUERY = {"at": {"type": "number", "minimum": 0,
                    "description": "unix seconds: the state as of that time"}}
 
@@ -113,7 +117,8 @@ def append_event(ctx, agg_type, agg_id, event_type):
 
 
 @route(bp, "/data/{agg_type}/{agg_id}", "POST", summary="Append several events atomically",
-       auth="api_key", scope="write", surface="data", body=BATCH, response=BATCH_ANSWER,
+       auth="api_key", scope="write", surface="data", body=BATCH_DOCUMENTED,
+       validate_body=BATCH, response=BATCH_ANSWER,
        status=201, tags=("data",),
        errors=WRITE_ERRORS)
 def append_batch(ctx, agg_type, agg_id):

@@ -24,13 +24,16 @@ CREATE = {
     "type": "object", "additionalProperties": False, "required": ["name"],
     "properties": {"name": {"type": "string", "minLength": 1, "maxLength": 100,
                             "pattern": r"\S"},
-                   "plan": {"type": "string", "enum": sorted(instances.PLANS)}},
+                   "plan": {"type": "string",
+                            "enum": sorted(instances.PLANS) + sorted(instances.plans.ALIASES),
+                            "description": "the platform's tiers; starter and enterprise "
+                                           "are taken as hobby and scale"}},
 }
 
 INSTANCE_ANSWER = obj({
     "id": STRING, "name": STRING,
     "plan": {"type": "string", "enum": sorted(instances.PLANS)},
-    "tier": {"type": "string", "enum": sorted({tier for tier, _ in instances.PLANS.values()})},
+    "tier": {"type": "string", "enum": sorted({p.tier for p in instances.PLANS.values()})},
     "created_at": ISO_TIME,
     "environments": array(ENVIRONMENT),
 })
@@ -50,7 +53,8 @@ INSTANCE_DETAIL_ANSWER = obj({
     **INSTANCE_ANSWER["properties"],
     "created_by": STRING,
     "limits": obj({"events_per_month": nullable(COUNT), "api_keys": COUNT,
-                   "backups_retained": COUNT}),
+                   "backups_retained": COUNT, "writes_per_minute": COUNT,
+                   "reads_per_minute": COUNT}),
     "usage": obj({
         "events": {**obj({env: COUNT for env in ENVIRONMENTS}, closed=True),
                    "description": "events stored, per environment"},

@@ -15,15 +15,8 @@ from chalicelib.store.instances import load_instance
 from chalicelib.store.keys import scope_key
 from chalicelib.store.tables import Instance
 
-# plan -> (tier, limits). The tier is the resource class the plan runs on.
-PLANS = {
-    "free": ("shared", {"events_per_month": 100_000, "api_keys": 5, "backups_retained": 1}),
-    "starter": ("shared", {"events_per_month": 1_000_000, "api_keys": 20, "backups_retained": 7}),
-    "pro": ("dedicated", {"events_per_month": 25_000_000, "api_keys": 100, "backups_retained": 30}),
-    "enterprise": ("dedicated-ha", {"events_per_month": None, "api_keys": 1000,
-                                    "backups_retained": 365}),
-}
-DEFAULT_PLAN = "free"
+from chalicelib.domain import plans
+from chalicelib.domain.plans import DEFAULT_PLAN, PLANS
 
 
 def to_json(instance: Instance, detail: bool = False) -> dict:
@@ -31,16 +24,16 @@ def to_json(instance: Instance, detail: bool = False) -> dict:
             "tier": instance.tier, "created_at": clock.iso(instance.created_at),
             "environments": list(ENVIRONMENTS)}
     if detail:
-        body["limits"] = PLANS[instance.plan][1]
+        body["limits"] = plans.limits(plans.ALIASES.get(instance.plan, instance.plan))
         body["created_by"] = instance.created_by
     return body
 
 
 def create(act: audit.Act, name: str, plan: str | None) -> tuple[dict, audit.Note]:
     """The instance and its audit entry, in one transaction."""
-    plan = plan or DEFAULT_PLAN
+    plan = plans.ALIASES.get(plan, plan) if plan else DEFAULT_PLAN
     instance = Instance(id=str(uuid.uuid4()), name=name.strip(), plan=plan,
-                        tier=PLANS[plan][0], created_at=clock.now_int(),
+                        tier=PLANS[plan].tier, created_at=clock.now_int(),
                         created_by=act.actor.subject)
     note = audit.Note(instance.id, {"name": instance.name, "plan": instance.plan})
     act.commit(note, lambda tx: tx.save(instance, condition=Instance.id.does_not_exist()))
