@@ -15,6 +15,7 @@ import statistics
 import sys
 import tempfile
 import time
+import uuid
 from collections import Counter
 from pathlib import Path
 
@@ -31,8 +32,8 @@ def probe(url: str, key: str, stream_id: str, writers: int, each: int) -> dict:
     from testing.e2e import contend
     auth = {"Authorization": f"Bearer {key}"}
     created = requests.post(f"{url}/data/order/{stream_id}/created", headers=auth, timeout=30,
-                            json={"data": {"customer": "bench"},
-                                  "metadata": {"actor": {"type": "user", "id": "bench"}}})
+                            json={"data": {"customer": "BENCH0001"},
+                                  "metadata": {"actor": {"type": "user", "id": "BENCH0001"}}})
     assert created.status_code == 201, created.text
     before = requests.get(f"{url}/data/order/{stream_id}/length", headers=auth,
                           timeout=30).json()["length"]
@@ -76,7 +77,7 @@ def main(argv=None) -> int:
             _, _, key = instance_with_writer(url, "bench")
         rows, problems = [], Counter()
         for r in range(args.rounds):
-            got = probe(url, key, f"contended-{int(time.time())}-{r}", args.writers, args.each)
+            got = probe(url, key, str(uuid.uuid4()), args.writers, args.each)
             problems.update(got["others"])
             rows.append([r + 1, f"{args.writers} x {args.each}", f"{got['ok']}/{got['total']}",
                          f"{got['median'] * 1000:.0f}", f"{got['p99'] * 1000:.0f}",

@@ -8,7 +8,7 @@ from __future__ import annotations
 from bench.common import CallCounter, api_stack, breakdown, table, title
 from testing.specs import ORDER_SPEC
 
-ACTOR = {"actor": {"type": "user", "id": "u1"}}
+ACTOR = {"actor": {"type": "user", "id": "AGENT0001"}}
 
 
 def main() -> int:
@@ -24,19 +24,19 @@ def main() -> int:
         def post(path, body):
             return stack.call("POST", "/data" + path, body=body, headers=auth)
 
-        post("/order/o1/created", {"data": {"customer": "c1"}, "metadata": ACTOR})
-        post("/order/o1/item_added", {"data": {"sku": "A", "qty": 1}, "metadata": ACTOR})
-        stack.call("GET", "/data/order/o1", headers=auth)
+        post("/order/0RDER0001/created", {"data": {"customer": "C00000001"}, "metadata": ACTOR})
+        post("/order/0RDER0001/item_added", {"data": {"sku": "A", "qty": 1}, "metadata": ACTOR})
+        stack.call("GET", "/data/order/0RDER0001", headers=auth)
         rows = []
         cases = [
-            ("append item_added", lambda: post("/order/o1/item_added",
+            ("append item_added", lambda: post("/order/0RDER0001/item_added",
                                                {"data": {"sku": "B", "qty": 1},
                                                 "metadata": ACTOR}), 201),
-            ("batch of 5 item_added", lambda: post("/order/o1", {"events": [
+            ("batch of 5 item_added", lambda: post("/order/0RDER0001", {"events": [
                 {"type": "item_added", "data": {"sku": f"s{i}", "qty": 1}} for i in range(5)],
                 "metadata": ACTOR}), 201),
-            ("GET state", lambda: stack.call("GET", "/data/order/o1", headers=auth), 200),
-            ("GET length", lambda: stack.call("GET", "/data/order/o1/length", headers=auth), 200),
+            ("GET state", lambda: stack.call("GET", "/data/order/0RDER0001", headers=auth), 200),
+            ("GET length", lambda: stack.call("GET", "/data/order/0RDER0001/length", headers=auth), 200),
         ]
         for label, fn, status in cases:
             counter.take()

@@ -34,7 +34,7 @@ import testing.env  # noqa: E402,F401 - sets the test environment before project
 from bench.common import breakdown, table, title  # noqa: E402
 
 INSTANCE, ENV = "bench-inst", "prod"
-ACTOR = {"actor": {"type": "user", "id": "bench"}}
+ACTOR = {"actor": {"type": "user", "id": "BENCH0001"}}
 SIZES = (1_000, 100_000)
 FULL_EVENTS_UP_TO = 1_000   # streams this long get every StoredEvent; longer ones only
                             # the events the measured operations read (see build_stream)
@@ -251,7 +251,7 @@ def bench_size(n: int) -> dict:
     from chalicelib.store.tables import StoredEvent
 
     rows, info = {}, {}
-    agg_id, customer = f"o-{n}", f"c-{n}"
+    agg_id, customer = f"{n:09d}", f"C{n:08d}"   # humane codes (9 Crockford characters)
     with fresh_store() as key:
         mid, last = n // 2, n - 1
         keep = None if n <= FULL_EVENTS_UP_TO else {0, mid, last}
@@ -510,7 +510,7 @@ def bench_throughput(appends: int = 500, aggregates: int = 50) -> None:
             counter.take()
             for agg_id in dict.fromkeys(targets):   # each aggregate's first, cold append
                 event_store.append(key, "order", agg_id, [{
-                    "event_type": "created", "data": {"customer": f"c-{agg_id}", "total": 1},
+                    "event_type": "created", "data": {"customer": f"C{agg_id[1:]}", "total": 1},
                     "metadata": ACTOR}], None, None, "warm")
             spec_store.current(INSTANCE, ENV)
             counter.take()
@@ -531,9 +531,9 @@ def bench_throughput(appends: int = 500, aggregates: int = 50) -> None:
                      f"{sum(calls.values()) / len(targets):.3f}",
                      f"{in_aws / total * 100:.0f}%", breakdown(calls)])
 
-    run("1 warm aggregate, sequential", ["one"] * appends)
+    run("1 warm aggregate, sequential", ["A00000000"] * appends)
     run(f"{aggregates} warm aggregates, round-robin",
-        [f"agg-{i % aggregates}" for i in range(appends)])
+        [f"A{i % aggregates:08d}" for i in range(appends)])
 
     title("6. Append throughput, in-process against moto (moto in-process, NOT AWS)")
     print(table(["appends (item_added, one event each)", "n", "appends/s", "median ms",

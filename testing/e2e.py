@@ -184,7 +184,7 @@ def contend(url: str, stream: str, auth: dict, writers: int, each: int,
                 answer = session.post(f"{url}/data/order/{stream}/item_added", headers=auth,
                                       json={"data": {"sku": f"w{n}-{i}", "qty": 1},
                                             "metadata": {"actor": {"type": "user",
-                                                                   "id": f"w{n}"}}},
+                                                                   "id": f"W{n:08d}"}}},
                                       timeout=timeout)
                 status, text = answer.status_code, answer.text[:300]
             except requests.RequestException as exc:

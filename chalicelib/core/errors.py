@@ -53,6 +53,7 @@ _KINDS = [
     ErrorKind("STATE_TOO_LARGE", 4227, 422, "The aggregate's state would exceed the storage limit"),
     ErrorKind("CONCURRENT_WRITE", 4124, 409, "Concurrent write detected"),
     ErrorKind("AGGREGATE_NOT_FOUND", 4047, 404, "No events for this aggregate"),
+    ErrorKind("INVALID_ID", 4229, 422, "Not an identifier the platform accepts"),
     ErrorKind("RATE_LIMITED", 4290, 429, "Too many requests"),
     ErrorKind("INTERNAL_ERROR", 5000, 500, "Internal error; quote error_id when reporting it"),
     ErrorKind("INTEGRITY_ERROR", 5001, 500, "The stream's stored Merkle data is damaged"),

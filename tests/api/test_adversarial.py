@@ -31,7 +31,7 @@ from chalicelib.store.tables import AuditEntry, Instance, Session, StoredEvent
 from testing.specs import ORDER_SPEC
 from testing.stack import NODE_SECRET, VECTOR_ADDRESS
 
-ACTOR = {"actor": {"type": "user", "id": "u1"}}
+ACTOR = {"actor": {"type": "user", "id": "AGENT0001"}}
 ACTOR_JSON = json.dumps(ACTOR)
 DEEP_ARRAY = "[" * 1000 + "]" * 1000
 DEEP_OBJECT = '{"a":' * 1000 + "1" + "}" * 1000
@@ -100,9 +100,9 @@ def world(stack):
                     "name": scope, "scope": scope, "environment": env})
                 w.keys[(name, env, scope)] = made.json["key"]
     # an aggregate each in B/prod and A/staging, none in A/prod
-    for owner, env, agg in (("B", "prod", "b1"), ("A", "staging", "s1")):
+    for owner, env, agg in (("B", "prod", "B00000001"), ("A", "staging", "S00000001")):
         wrote = stack.call("POST", f"/data/order/{agg}/created", body={
-            "data": {"customer": "c1"}, "metadata": ACTOR},
+            "data": {"customer": "C00000001"}, "metadata": ACTOR},
             headers={"Authorization": f"Bearer {w.keys[(owner, env, 'write')]}"})
         assert wrote.status == 201, wrote
     return w
@@ -292,25 +292,25 @@ PROBES = [
       unchanged=("audit", "sessions")),
     P("instance body nested 1000 deep", "POST", "/api/instances", *BAD, auth="operator",
       raw='{"name": "x", "plan": %s}' % DEEP_ARRAY, unchanged=("instances", "audit")),
-    P("event data nested 1000 deep", "POST", "/data/order/o1/created", *BAD, auth=WRITE_A,
+    P("event data nested 1000 deep", "POST", "/data/order/0RDER0001/created", *BAD, auth=WRITE_A,
       raw=event('{"customer": %s}' % DEEP_OBJECT), unchanged=NOTHING_STORED),
-    P("event body nested 65 deep", "POST", "/data/order/o1/created", *BAD, auth=WRITE_A,
-      raw=event('{"customer": "c", "x": %s}' % ("[" * 63 + "]" * 63)), unchanged=NOTHING_STORED),
-    P("batch nested 1000 deep", "POST", "/data/order/o1", *BAD, auth=WRITE_A,
+    P("event body nested 65 deep", "POST", "/data/order/0RDER0001/created", *BAD, auth=WRITE_A,
+      raw=event('{"customer": "C00000000", "x": %s}' % ("[" * 63 + "]" * 63)), unchanged=NOTHING_STORED),
+    P("batch nested 1000 deep", "POST", "/data/order/0RDER0001", *BAD, auth=WRITE_A,
       raw='{"events": %s}' % DEEP_ARRAY, unchanged=NOTHING_STORED),
     P("node body nested 1000 deep", "POST", "/internal/metrics", *BAD, auth="node",
       raw='{"samples": %s}' % DEEP_ARRAY),
     # parser: numbers JSON cannot carry (stored as nan/inf or crashing before)
-    P("event data NaN", "POST", "/data/order/o1/created", *BAD, auth=WRITE_A,
-      raw=event('{"customer": "c", "total": NaN}'), unchanged=NOTHING_STORED),
-    P("event data Infinity", "POST", "/data/order/o1/created", *BAD, auth=WRITE_A,
-      raw=event('{"customer": "c", "total": Infinity}'), unchanged=NOTHING_STORED),
-    P("event data -Infinity", "POST", "/data/order/o1/created", *BAD, auth=WRITE_A,
-      raw=event('{"customer": "c", "total": -Infinity}'), unchanged=NOTHING_STORED),
-    P("event data 1e400", "POST", "/data/order/o1/created", *BAD, auth=WRITE_A,
-      raw=event('{"customer": "c", "total": 1e400}'), unchanged=NOTHING_STORED),
-    P("event metadata NaN", "POST", "/data/order/o1/created", *BAD, auth=WRITE_A,
-      raw='{"data": {"customer": "c"}, "metadata": {"actor": {"type": "user", "id": "u"}, '
+    P("event data NaN", "POST", "/data/order/0RDER0001/created", *BAD, auth=WRITE_A,
+      raw=event('{"customer": "C00000000", "total": NaN}'), unchanged=NOTHING_STORED),
+    P("event data Infinity", "POST", "/data/order/0RDER0001/created", *BAD, auth=WRITE_A,
+      raw=event('{"customer": "C00000000", "total": Infinity}'), unchanged=NOTHING_STORED),
+    P("event data -Infinity", "POST", "/data/order/0RDER0001/created", *BAD, auth=WRITE_A,
+      raw=event('{"customer": "C00000000", "total": -Infinity}'), unchanged=NOTHING_STORED),
+    P("event data 1e400", "POST", "/data/order/0RDER0001/created", *BAD, auth=WRITE_A,
+      raw=event('{"customer": "C00000000", "total": 1e400}'), unchanged=NOTHING_STORED),
+    P("event metadata NaN", "POST", "/data/order/0RDER0001/created", *BAD, auth=WRITE_A,
+      raw='{"data": {"customer": "C00000000"}, "metadata": {"actor": {"type": "user", "id": "AGENT0001"}, '
           '"previous_length": NaN}}', unchanged=NOTHING_STORED),
     P("login password NaN", "POST", "/api/login", *BAD, raw=LOGIN_BODY % "NaN",
       unchanged=("audit", "sessions")),
@@ -319,12 +319,12 @@ PROBES = [
     P("config value -1e999", "PATCH", "/admin/v1/config", *BAD, auth="operator",
       raw='{"progressive_trust": {"new_tier_limit": -1e999}}', unchanged=("audit",)),
     # parser: strings that are not Unicode (lone surrogates; 500s and a lost audit entry)
-    P("event data lone surrogate", "POST", "/data/order/o1/created", *BAD, auth=WRITE_A,
+    P("event data lone surrogate", "POST", "/data/order/0RDER0001/created", *BAD, auth=WRITE_A,
       raw=event(r'{"customer": "c\ud800"}'), unchanged=NOTHING_STORED),
-    P("event data key lone surrogate", "POST", "/data/order/o1/created", *BAD, auth=WRITE_A,
-      raw=event(r'{"customer": "c", "\udc00": 1}'), unchanged=NOTHING_STORED),
-    P("event actor id lone surrogate", "POST", "/data/order/o1/created", *BAD, auth=WRITE_A,
-      raw=r'{"data": {"customer": "c"}, "metadata": {"actor": {"type": "user", "id": "\ud83d"}}}',
+    P("event data key lone surrogate", "POST", "/data/order/0RDER0001/created", *BAD, auth=WRITE_A,
+      raw=event(r'{"customer": "C00000000", "\udc00": 1}'), unchanged=NOTHING_STORED),
+    P("event actor id lone surrogate", "POST", "/data/order/0RDER0001/created", *BAD, auth=WRITE_A,
+      raw=r'{"data": {"customer": "C00000000"}, "metadata": {"actor": {"type": "user", "id": "\ud83d"}}}',
       unchanged=NOTHING_STORED),
     P("login email lone surrogate", "POST", "/api/login", *BAD,
       raw=r'{"email": "\ud800@example.com", "password": "x"}', unchanged=("audit", "sessions")),
@@ -341,42 +341,42 @@ PROBES = [
     P("data path lone surrogate", "GET", "/data/order/o\ud800", *BAD, auth="key A/prod/read"),
     # data plane names: key-size limits and '#' (500 from DynamoDB before)
     P("append: aggregate id 1024 chars", "POST", f"/data/order/{LONG}/created", *BAD,
-      auth=WRITE_A, body={"data": {"customer": "c"}, "metadata": ACTOR},
+      auth=WRITE_A, body={"data": {"customer": "C00000000"}, "metadata": ACTOR},
       unchanged=NOTHING_STORED),
-    P("append: aggregate type 1024 chars", "POST", f"/data/{LONG}/o1/created", *BAD,
+    P("append: aggregate type 1024 chars", "POST", f"/data/{LONG}/0RDER0001/created", *BAD,
       auth=WRITE_A, body={"data": {}, "metadata": ACTOR}, unchanged=NOTHING_STORED),
-    P("append: event type 1024 chars", "POST", f"/data/order/o1/{LONG}", *BAD,
+    P("append: event type 1024 chars", "POST", f"/data/order/0RDER0001/{LONG}", *BAD,
       auth=WRITE_A, body={"data": {}, "metadata": ACTOR}, unchanged=NOTHING_STORED),
     P("append: aggregate id with '#'", "POST", "/data/order/o1%23x/created", *BAD,
-      auth=WRITE_A, body={"data": {"customer": "c"}, "metadata": ACTOR},
+      auth=WRITE_A, body={"data": {"customer": "C00000000"}, "metadata": ACTOR},
       unchanged=NOTHING_STORED),
     P("append: aggregate id 257 chars", "POST", f"/data/order/{'y' * 257}/created", *BAD,
-      auth=WRITE_A, body={"data": {"customer": "c"}, "metadata": ACTOR},
+      auth=WRITE_A, body={"data": {"customer": "C00000000"}, "metadata": ACTOR},
       unchanged=NOTHING_STORED),
     P("batch: aggregate id 1024 chars", "POST", f"/data/order/{LONG}", *BAD, auth=WRITE_A,
-      body={"events": [{"type": "created", "data": {"customer": "c"}, "metadata": ACTOR}]},
+      body={"events": [{"type": "created", "data": {"customer": "C00000000"}, "metadata": ACTOR}]},
       unchanged=NOTHING_STORED),
     P("read: aggregate id 1024 chars", "GET", f"/data/order/{LONG}", *BAD,
       auth="key A/prod/read"),
-    P("read: aggregate type 1024 chars", "GET", f"/data/{LONG}/o1", *BAD,
+    P("read: aggregate type 1024 chars", "GET", f"/data/{LONG}/0RDER0001", *BAD,
       auth="key A/prod/read"),
     P("length: aggregate id 1024 chars", "GET", f"/data/order/{LONG}/length", *BAD,
       auth="key A/prod/read"),
     P("merkle root (data): aggregate id 1024 chars", "GET", f"/data/order/{LONG}/audit/merkle-root",
       *BAD, auth="key A/prod/read"),
     P("merkle proof (data): aggregate type 1024 chars", "GET",
-      f"/data/{LONG}/o1/audit/merkle-proof/0", *BAD, auth="key A/prod/read"),
+      f"/data/{LONG}/0RDER0001/audit/merkle-proof/0", *BAD, auth="key A/prod/read"),
     P("verify chain (internal): aggregate id 1024 chars", "GET",
       f"/internal/instances/{{A}}/prod/audit/verify-chain/order/{LONG}", *BAD, auth="node"),
     P("merkle root (ops): aggregate type 1024 chars", "GET",
-      f"/api/instances/{{A}}/ops/prod/audit/merkle-root/{LONG}/o1", *BAD, auth="operator"),
+      f"/api/instances/{{A}}/ops/prod/audit/merkle-root/{LONG}/0RDER0001", *BAD, auth="operator"),
     P("instance id 3000 chars", "GET", f"/api/instances/{'z' * 3000}", *BAD, auth="operator"),
     # query numbers (nan was accepted, and compares false with everything)
-    P("?at=nan", "GET", "/data/order/b1?at=nan", *BAD, auth="key A/prod/read"),
-    P("?at=NaN", "GET", "/data/order/b1?at=NaN", *BAD, auth="key A/prod/read"),
-    P("?at=inf", "GET", "/data/order/b1?at=inf", *BAD, auth="key A/prod/read"),
-    P("?at=-Infinity", "GET", "/data/order/b1?at=-Infinity", *BAD, auth="key A/prod/read"),
-    P("?at=1e400", "GET", "/data/order/b1?at=1e400", *BAD, auth="key A/prod/read"),
+    P("?at=nan", "GET", "/data/order/B00000001?at=nan", *BAD, auth="key A/prod/read"),
+    P("?at=NaN", "GET", "/data/order/B00000001?at=NaN", *BAD, auth="key A/prod/read"),
+    P("?at=inf", "GET", "/data/order/B00000001?at=inf", *BAD, auth="key A/prod/read"),
+    P("?at=-Infinity", "GET", "/data/order/B00000001?at=-Infinity", *BAD, auth="key A/prod/read"),
+    P("?at=1e400", "GET", "/data/order/B00000001?at=1e400", *BAD, auth="key A/prod/read"),
     # cursors a listing did not give out (500 before, for blobs)
     P("blob cursor not base64", "GET", "/internal/instances/{A}/prod/blobs?cursor=garbage!!",
       *BAD, auth="node"),
@@ -439,22 +439,22 @@ PROBES = [
     P("API key as an admin token on instance B", "GET", "/api/instances/{B}", 401,
       "UNAUTHENTICATED", auth=WRITE_A),
     P("API key on instance A's ops route of another environment", "GET",
-      "/api/instances/{A}/ops/staging/audit/merkle-root/order/s1", 401, "UNAUTHENTICATED",
+      "/api/instances/{A}/ops/staging/audit/merkle-root/order/S00000001", 401, "UNAUTHENTICATED",
       auth=WRITE_A),
     P("API key as a node secret on instance B", "POST", "/internal/instances/{B}/prod/blobs",
       401, "INVALID_NODE_SECRET", auth="key A/prod/write as X-Node-Secret", body=BLOB,
       unchanged=("blobs",)),
-    P("API key of A cannot read B's aggregate", "GET", "/data/order/b1", 404,
+    P("API key of A cannot read B's aggregate", "GET", "/data/order/B00000001", 404,
       "AGGREGATE_NOT_FOUND", auth="key A/prod/read"),
-    P("API key of A/prod cannot read A/staging's aggregate", "GET", "/data/order/s1", 404,
+    P("API key of A/prod cannot read A/staging's aggregate", "GET", "/data/order/S00000001", 404,
       "AGGREGATE_NOT_FOUND", auth="key A/prod/read"),
-    P("API key of A/prod cannot prove B's aggregate", "GET", "/data/order/b1/audit/merkle-root",
+    P("API key of A/prod cannot prove B's aggregate", "GET", "/data/order/B00000001/audit/merkle-root",
       404, "AGGREGATE_NOT_FOUND", auth="key A/prod/read"),
-    P("read-scope API key writing", "POST", "/data/order/o1/created", 403,
+    P("read-scope API key writing", "POST", "/data/order/0RDER0001/created", 403,
       "INSUFFICIENT_PERMISSIONS", auth="key A/prod/read",
-      body={"data": {"customer": "c"}, "metadata": ACTOR}, unchanged=NOTHING_STORED),
-    P("revoked API key", "POST", "/data/order/o1/created", 401, "INVALID_API_KEY",
-      auth="key A/prod/write, revoked", body={"data": {"customer": "c"}, "metadata": ACTOR},
+      body={"data": {"customer": "C00000000"}, "metadata": ACTOR}, unchanged=NOTHING_STORED),
+    P("revoked API key", "POST", "/data/order/0RDER0001/created", 401, "INVALID_API_KEY",
+      auth="key A/prod/write, revoked", body={"data": {"customer": "C00000000"}, "metadata": ACTOR},
       unchanged=NOTHING_STORED),
 ]
 
@@ -507,10 +507,10 @@ def test_64_deep_and_valid_unicode_are_accepted(world):
     w = world
     nested = "[" * 62 + "1" + "]" * 62   # 64 levels: the body, its data, 62 arrays
     body = event('{"sku": "c\\ud83d\\ude00 \u00e9", "qty": 1, "x": %s}' % nested)
-    answer = w.stack.call("POST", "/data/order/o1/item_added", raw_body=body,
+    answer = w.stack.call("POST", "/data/order/0RDER0001/item_added", raw_body=body,
                           headers=_bearer(w.keys[("A", "prod", "write")]))
     assert answer.status == 201, answer
-    state = w.stack.call("GET", "/data/order/o1?at=9999999999.5",
+    state = w.stack.call("GET", "/data/order/0RDER0001?at=9999999999.5",
                          headers=_bearer(w.keys[("A", "prod", "read")]))
     assert state.status == 200, state
     item = state.json["data"]["items"][0]
@@ -521,16 +521,19 @@ def test_64_deep_and_valid_unicode_are_accepted(world):
 def test_ids_within_the_rules_are_accepted(world):
     w = world
     auth = _bearer(w.keys[("A", "prod", "write")])
-    agg_id = "user:a.b_c-d@example.com~1+2="
-    agg_id += "i" * (256 - len(agg_id))
+    # within the path's character rules but not an identifier: the id rules answer
+    odd = w.stack.call("POST", "/data/order/user:a.b_c-d@example.com~1+2=/created",
+                       headers=auth, body={"data": {"customer": "C00000000"}, "metadata": ACTOR})
+    assert odd.status == 422 and odd.json["code"] == "INVALID_ID", odd
+    agg_id = "550e8400-e29b-41d4-a716-446655440000:" + "t" * 32   # the longest form
     wrote = w.stack.call("POST", f"/data/order/{agg_id}/created", headers=auth,
-                         body={"data": {"customer": "c"}, "metadata": ACTOR})
+                         body={"data": {"customer": "C00000000"}, "metadata": ACTOR})
     assert wrote.status == 201, wrote
     length = w.stack.call("GET", f"/data/order/{agg_id}/length",
                           headers=_bearer(w.keys[("A", "prod", "read")]))
     assert length.json == {"ok": True, "length": 1}
     # an unknown type within the rules is still the spec's business: 422, not 400
-    unknown = w.stack.call("POST", "/data/Order.v2/o1/created", headers=auth,
+    unknown = w.stack.call("POST", "/data/Order.v2/0RDER0001/created", headers=auth,
                            body={"data": {}, "metadata": ACTOR})
     assert unknown.status == 422 and unknown.json["code"] == "UNKNOWN_AGGREGATE_TYPE"
 

@@ -21,10 +21,10 @@ FIELDS = {"id", "instance_id", "environment", "status", "requested_at", "request
 def world(stack, frozen_clock):
     w = World(stack)
     w.token = stack.operator_token()
-    w.append("order", "o1", "created", {"customer": "c1", "total": 10})
-    w.append("order", "o1", "item_added", {"sku": "A", "qty": 2})
-    w.append("order", "o2", "created", {"customer": "c2", "total": 5.5})
-    w.append("order", "x1", "created", {"customer": "cx", "total": 2}, env="staging")
+    w.append("order", "0RDER0001", "created", {"customer": "C00000001", "total": 10})
+    w.append("order", "0RDER0001", "item_added", {"sku": "A", "qty": 2})
+    w.append("order", "0RDER0002", "created", {"customer": "C00000002", "total": 5.5})
+    w.append("order", "X00000001", "created", {"customer": "CX0000001", "total": 2}, env="staging")
     w.base = f"/api/instances/{w.inst}/ops/prod/backups"
     return w
 
@@ -77,7 +77,7 @@ def test_request_run_list_get_delete(world):
     assert rec["sha256"] == hashlib.sha256(raw).hexdigest()
     assert rec["started_at"] and rec["completed_at"] and rec["error"] is None
     assert rec["offsite_status"] is None
-    assert [json.loads(x)["aggregate_id"] for x in raw.decode().splitlines()][:2] == ["c1", "c2"]
+    assert [json.loads(x)["aggregate_id"] for x in raw.decode().splitlines()][:2] == ["C00000001", "C00000002"]
 
     clock.advance(2)
     second = call(w, "POST").json["job_id"]
@@ -156,7 +156,7 @@ def test_large_backup_uses_multipart(world, monkeypatch):
     monkeypatch.setattr(svc, "PART_BYTES", 5 * 1024 * 1024)
     big = "x" * (1024 * 1024)
     lines = [json.dumps({"n": i, "pad": big}) + "\n" for i in range(12)]
-    pages = [svc.export.Page(lines[:6], "c1"), svc.export.Page(lines[6:], None)]
+    pages = [svc.export.Page(lines[:6], "C00000001"), svc.export.Page(lines[6:], None)]
     monkeypatch.setattr(svc.export, "page", lambda *a, cursor=None, **k:
                         pages[0] if cursor is None else pages[1])
     bid = call(w, "POST").json["job_id"]

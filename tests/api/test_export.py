@@ -12,7 +12,7 @@ from chalicelib.store.tables import StoredEvent, StreamHead
 from testing.aws_calls import operations, recording
 from testing.specs import ORDER_SPEC
 
-ACTOR = {"actor": {"type": "user", "id": "u1"}}
+ACTOR = {"actor": {"type": "user", "id": "AGENT0001"}}
 FIELDS = ["aggregate_type", "aggregate_id", "position", "event_type", "data", "metadata",
           "created_at", "content_hash", "chain_hash"]
 
@@ -55,16 +55,16 @@ class World:
 def world(stack):
     w = World(stack)
     # order.created emits customer.ordered: two types, several aggregates each
-    w.append("order", "o1", "created", {"customer": "c1", "total": 10})
-    w.append("order", "o1", "item_added", {"sku": "A", "qty": 2})
-    w.append("order", "o2", "created", {"customer": "c2", "total": 5.5})
-    w.append("order", "o1", "item_added", {"sku": "B", "qty": 1})
-    w.append("order", "o3", "created", {"customer": "c1", "total": 1})
-    w.append("order", "o2", "closed", {})
-    w.append("customer", "c3", "ordered", {"note": "direct"})
+    w.append("order", "0RDER0001", "created", {"customer": "C00000001", "total": 10})
+    w.append("order", "0RDER0001", "item_added", {"sku": "A", "qty": 2})
+    w.append("order", "0RDER0002", "created", {"customer": "C00000002", "total": 5.5})
+    w.append("order", "0RDER0001", "item_added", {"sku": "B", "qty": 1})
+    w.append("order", "0RDER0003", "created", {"customer": "C00000001", "total": 1})
+    w.append("order", "0RDER0002", "closed", {})
+    w.append("customer", "C00000003", "ordered", {"note": "direct"})
     # elsewhere: must never show up
-    w.append("order", "x1", "created", {"customer": "cx", "total": 2}, env="staging")
-    w.append("order", "x2", "created", {"customer": "cy", "total": 3}, inst=w.instances[1])
+    w.append("order", "X00000001", "created", {"customer": "CX0000001", "total": 2}, env="staging")
+    w.append("order", "X00000002", "created", {"customer": "CY0000001", "total": 3}, inst=w.instances[1])
     return w
 
 
@@ -122,21 +122,21 @@ def test_export_matches_the_stored_events_exactly(world):
         assert recomputed == got["content_hash"]
     keys = [(x["aggregate_type"], x["aggregate_id"], x["position"]) for x in lines]
     assert keys == sorted(keys)
-    assert {k[:2] for k in keys} == {("customer", "c1"), ("customer", "c2"), ("customer", "c3"),
-                                     ("order", "o1"), ("order", "o2"), ("order", "o3")}
-    implied = [x for x in lines if x["aggregate_id"] == "c1"]
+    assert {k[:2] for k in keys} == {("customer", "C00000001"), ("customer", "C00000002"), ("customer", "C00000003"),
+                                     ("order", "0RDER0001"), ("order", "0RDER0002"), ("order", "0RDER0003")}
+    implied = [x for x in lines if x["aggregate_id"] == "C00000001"]
     assert [x["data"] for x in implied] == [{"total": 10}, {"total": 1}]
     assert all(x["metadata"]["implied_by"] == "$" for x in implied)
-    assert not any(x["aggregate_id"] in ("x1", "x2", "cx", "cy") for x in lines)
+    assert not any(x["aggregate_id"] in ("X00000001", "X00000002", "CX0000001", "CY0000001") for x in lines)
 
 
 def test_other_environments_and_instances_export_only_their_own(world):
     staging = lines_of(world.export(env="staging"))
     assert {(x["aggregate_type"], x["aggregate_id"]) for x in staging} == {
-        ("customer", "cx"), ("order", "x1")}
+        ("customer", "CX0000001"), ("order", "X00000001")}
     other = lines_of(world.export(inst=world.instances[1]))
     assert {(x["aggregate_type"], x["aggregate_id"]) for x in other} == {
-        ("customer", "cy"), ("order", "x2")}
+        ("customer", "CY0000001"), ("order", "X00000002")}
     assert lines_of(world.export(inst=world.instances[1], env="test")) == []
 
 
@@ -193,12 +193,12 @@ def test_events_of_a_type_dropped_from_the_spec_are_still_exported(world, stack)
 
 
 def test_tombstoned_events_carry_their_marker_instead_of_data(world):
-    stream = stream_key(world.inst, "prod", "order", "o1")
+    stream = stream_key(world.inst, "prod", "order", "0RDER0001")
     event = StoredEvent.get(stream, 1)
     marker = {"_was_tombstoned": {"content_hash": event.content_hash}}
     event.update(actions=[StoredEvent.tombstoned.set(marker), StoredEvent.data.set(None)])
     line = next(x for x in lines_of(world.export())
-                if x["aggregate_id"] == "o1" and x["position"] == 1)
+                if x["aggregate_id"] == "0RDER0001" and x["position"] == 1)
     assert line["tombstoned"] == marker and "data" not in line
     assert line["content_hash"] == event.content_hash
 
@@ -235,11 +235,11 @@ def _cursor(value) -> str:
     lambda w: "%%%not-base64",
     lambda w: _cursor(b"\xff\xfe"),
     lambda w: _cursor({"a": 1}),
-    lambda w: _cursor(["order", f"{w.inst}#prod#order#o1", -1]),
-    lambda w: _cursor(["order", f"{w.inst}#prod#order#o1", "1"]),
-    lambda w: _cursor(["order", f"{w.instances[1]}#prod#order#x2", 0]),   # another instance
-    lambda w: _cursor(["order", f"{w.inst}#staging#order#x1", 0]),       # another environment
-    lambda w: _cursor(["order", f"{w.inst}#prod#customer#c1", 0]),       # type mismatch
+    lambda w: _cursor(["order", f"{w.inst}#prod#order#0RDER0001", -1]),
+    lambda w: _cursor(["order", f"{w.inst}#prod#order#0RDER0001", "1"]),
+    lambda w: _cursor(["order", f"{w.instances[1]}#prod#order#X00000002", 0]),   # another instance
+    lambda w: _cursor(["order", f"{w.inst}#staging#order#X00000001", 0]),       # another environment
+    lambda w: _cursor(["order", f"{w.inst}#prod#customer#C00000001", 0]),       # type mismatch
 ], ids=["garbage", "not-utf8", "not-a-triple", "negative", "string-position",
         "other-instance", "other-env", "type-mismatch"])
 def test_bad_cursor_is_400(world, make):

@@ -104,7 +104,7 @@ def test_the_getting_started_spec_deploys_and_folds(client):
 def test_every_value_form_of_the_tick_reference(client):
     assert client.deploy(TICK_FORMS).status in (200, 201)
     cart = f"/cart/{USER_ID}"
-    client.call("POST", f"{cart}/was_created", {"data": {"owner": "u1"}, "metadata": ADMIN})
+    client.call("POST", f"{cart}/was_created", {"data": {"owner": "AGENT0001"}, "metadata": ADMIN})
     for item, tag in (({"id": "a", "qty": 1}, "x"), ({"id": "b", "qty": 2}, "x")):
         added = client.call("POST", f"{cart}/had_item_added",
                             {"data": {**item, "tag": tag}, "metadata": ADMIN})
@@ -113,7 +113,7 @@ def test_every_value_form_of_the_tick_reference(client):
     client.call("POST", f"{cart}/had_status_changed", {"data": {"status": "paid"},
                                                        "metadata": ADMIN})
     state = client.call("GET", cart).json["data"]
-    assert state["owner"] == "u1" and "nickname" not in state    # `?`: missing, skipped
+    assert state["owner"] == "AGENT0001" and "nickname" not in state    # `?`: missing, skipped
     assert state["key"] == f"cart:{USER_ID}" and state["made_by"] == ADMIN["actor"]["id"]
     assert [i["id"] for i in state["items"]] == ["b"]             # where {"id": ...}
     assert isinstance(state["items"][0]["added_at"], int)         # $merge of {"$": ...}
@@ -124,8 +124,8 @@ def test_every_value_form_of_the_tick_reference(client):
 
 def test_an_optional_value_that_is_present_is_set(client):
     client.deploy(TICK_FORMS)
-    client.call("POST", "/cart/c2/was_created", {"data": {"nickname": "bob"}, "metadata": ADMIN})
-    assert client.call("GET", "/cart/c2").json["data"]["nickname"] == "bob"
+    client.call("POST", "/cart/C00000002/was_created", {"data": {"nickname": "bob"}, "metadata": ADMIN})
+    assert client.call("GET", "/cart/C00000002").json["data"]["nickname"] == "bob"
 
 
 def test_the_documented_batch_shares_one_metadata(client):
@@ -242,3 +242,45 @@ def test_the_per_ip_safety_net_names_its_scope(client, monkeypatch, frozen_clock
     refused = client.call("GET", f"/user/{USER_ID}/length")
     assert refused.status == 429 and refused.json["scope"] == "ip", refused
     assert refused.headers["X-RateLimit-Scope"] == "ip"
+
+
+@pytest.mark.parametrize("method, path, body", [
+    ("GET", "/user/not-an-id", None),
+    ("GET", "/user/o1/length", None),
+    ("GET", "/user/o1/events", None),
+    ("POST", "/user/o1/was_created", {"data": {"name": "A", "email": "a@example.com"},
+                                      "metadata": ADMIN}),
+    ("POST", f"/user/{USER_ID}/was_created", {"data": {"name": "A", "email": "a@example.com"},
+                                              "metadata": {"actor": {"type": "admin",
+                                                                     "id": "admin-1"}}}),
+])
+def test_a_malformed_id_is_422_naming_the_accepted_forms(client, method, path, body):
+    client.deploy(GETTING_STARTED)
+    answer = client.call(method, path, body)
+    assert answer.status == 422 and answer.json["code"] == "INVALID_ID", answer
+    assert "UUID" in answer.json["error"] and "humane code" in answer.json["error"]
+    assert client.call("GET", f"/user/{USER_ID}/length").json["length"] == 0
+
+
+def test_singletons_read_before_their_first_write(client):
+    client.deploy({**GETTING_STARTED, "singletons": ["settings"]})
+    for name in ("global", "settings"):
+        empty = client.call("GET", f"/user/{name}")
+        assert empty.status == 200, empty
+        assert empty.json["data"] == {} and empty.json["metadata"]["length"] == 0
+        assert client.call("GET", f"/user/{name}/events").json["events"] == []
+    written = client.call("POST", "/user/settings/was_created", {
+        "data": {"name": "S", "email": "s@example.com"},
+        "metadata": {"actor": {"type": "admin", "id": "settings"}}})
+    assert written.status == 201, written
+    assert client.call("GET", "/user/other_name").status == 422
+
+
+@pytest.mark.parametrize("ident", ["ABC123XYZ", "abc123xyz", f"{USER_ID}:2026", USER_ID.upper(),
+                                   "a4339497-daa0-5c39-a0d3-8e894750d2b0"])
+def test_every_accepted_id_form_writes_and_reads(client, ident):
+    client.deploy(GETTING_STARTED)
+    made = client.call("POST", f"/user/{ident}/was_created", {
+        "data": {"name": "A", "email": "a@example.com"}, "metadata": ADMIN})
+    assert made.status == 201, made
+    assert client.call("GET", f"/user/{ident}").status == 200

@@ -83,8 +83,8 @@ def test_dropping_types_with_events_is_refused(stack, inst):
         assert deploy(stack, inst, ORDER_SPEC, env=env).status == 201
         key = stack.call("POST", f"/api/instances/{instance_id}/keys", token,
                          body={"name": "w", "scope": "write", "environment": env}).json["key"]
-        wrote = stack.call("POST", "/data/order/o1/closed", headers={"Authorization": f"Bearer {key}"},
-                           body={"data": {}, "metadata": {"actor": {"type": "user", "id": "u1"}}})
+        wrote = stack.call("POST", "/data/order/0RDER0001/closed", headers={"Authorization": f"Bearer {key}"},
+                           body={"data": {}, "metadata": {"actor": {"type": "user", "id": "AGENT0001"}}})
         assert wrote.status == 201, wrote
     smaller = spec()
     del smaller["aggregate_types"]["order"]["events"]["closed"]

@@ -24,7 +24,7 @@ from testing.specs import ORDER_SPEC
 
 WRITERS = 6
 EACH = 8
-ACTOR = {"actor": {"type": "user", "id": "u"}}
+ACTOR = {"actor": {"type": "user", "id": "AGENT0001"}}
 
 
 def free_port():
@@ -62,14 +62,14 @@ def test_concurrent_writers_lose_nothing(moto_server):
     operator = Principal(subject="t", kind="operator", permissions=("all",))
     specs.deploy(audit.Act(operator, "spec_deployed"), inst, "prod", ORDER_SPEC, False)
     key = VerifiedKey(id="k", instance_id=inst, environment="prod", scope="write")
-    event_store.append(key, "order", "o1", [{"event_type": "created", "data": {"customer": "c"},
+    event_store.append(key, "order", "0RDER0001", [{"event_type": "created", "data": {"customer": "C00000000"},
                                              "metadata": ACTOR}], None, None, "seed")
     errors = []
 
     def writer(n):
         for i in range(EACH):
             try:  # no previous_length: a lost race is the service's to retry, never ours
-                event_store.append(key, "order", "o1", [{
+                event_store.append(key, "order", "0RDER0001", [{
                     "event_type": "item_added", "data": {"sku": f"w{n}-{i}", "qty": 1},
                     "metadata": ACTOR}], None, None, f"{n}-{i}")
             except Exception as exc:  # noqa: BLE001
@@ -83,14 +83,14 @@ def test_concurrent_writers_lose_nothing(moto_server):
         t.join(timeout=120)
     assert not errors, errors
     total = 1 + WRITERS * EACH
-    stream = stream_key(inst, "prod", "order", "o1")
+    stream = stream_key(inst, "prod", "order", "0RDER0001")
     stored = sorted(StoredEvent.query(stream, consistent_read=True), key=lambda e: e.position)
     assert [e.position for e in stored] == list(range(total))
     skus = [e.data["sku"] for e in stored[1:]]
     assert sorted(skus) == sorted(f"w{n}-{i}" for n in range(WRITERS) for i in range(EACH))
-    state = event_store.read(key, "order", "o1")
+    state = event_store.read(key, "order", "0RDER0001")
     assert state["data"]["count"] == WRITERS * EACH and state["metadata"]["length"] == total
-    assert integrity.verify_chain(stream, "order", "o1")["valid"] is True
-    leaves = [ev.leaf("order", "o1", e.position, bytes.fromhex(e.content_hash)) for e in stored]
-    root = integrity.merkle_root(stream, "order", "o1")
+    assert integrity.verify_chain(stream, "order", "0RDER0001")["valid"] is True
+    leaves = [ev.leaf("order", "0RDER0001", e.position, bytes.fromhex(e.content_hash)) for e in stored]
+    root = integrity.merkle_root(stream, "order", "0RDER0001")
     assert root["root_hex"] == merkle.root(leaves).hex()

@@ -27,7 +27,7 @@ ANSWER_WITHIN = 10.0     # seconds; API Gateway gives up at 29
 RECOVER_WITHIN = 15.0
 PAUSE_AT_LEAST = 3.0     # keep moto stopped this long, so writes are cut at every stage
 WRITERS = 3
-ACTOR = {"actor": {"type": "user", "id": "u1"}}
+ACTOR = {"actor": {"type": "user", "id": "AGENT0001"}}
 
 
 @pytest.fixture(scope="module")
@@ -68,14 +68,14 @@ def test_an_outage_answers_503_in_time_and_the_stack_recovers(stack):
     token, inst, key = instance_with_writer(url, "outage")
     data = {"Authorization": f"Bearer {key}"}
     admin = {"Authorization": f"Bearer {token}"}
-    for agg in ("o1", "o2"):
+    for agg in ("0RDER0001", "0RDER0002"):
         assert stack.call("POST", f"/data/order/{agg}/created", headers=data, body={
-            "data": {"customer": "c1"}, "metadata": ACTOR}).status_code == 201
+            "data": {"customer": "C00000001"}, "metadata": ACTOR}).status_code == 201
     kinds = {
         "login": lambda n: timed("POST", f"{url}/api/login",
                                  json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}),
         "admin GET": lambda n: timed("GET", f"{url}/api/instances/{inst}", headers=admin),
-        "data write": lambda n: timed("POST", f"{url}/data/order/o1/item_added",
+        "data write": lambda n: timed("POST", f"{url}/data/order/0RDER0001/item_added",
                                       headers={**data, "X-Idempotency-Key": f"kind-{n}"},
                                       json={"data": {"sku": f"kind-{n}", "qty": 1},
                                             "metadata": ACTOR}),
@@ -95,7 +95,7 @@ def test_an_outage_answers_503_in_time_and_the_stack_recovers(stack):
         while not stop.is_set():
             sku = f"w{w}-{n}"
             status, seconds, headers, text = timed(
-                "POST", f"{url}/data/order/o2/item_added",
+                "POST", f"{url}/data/order/0RDER0002/item_added",
                 headers={**data, "X-Idempotency-Key": sku},
                 json={"data": {"sku": sku, "qty": 1}, "metadata": ACTOR})
             writes.append((sku, status, seconds, headers, text))
@@ -148,8 +148,8 @@ def test_an_outage_answers_503_in_time_and_the_stack_recovers(stack):
     assert refused, "no write of the writers met the outage"
 
     def o2():
-        state = requests.get(f"{url}/data/order/o2", headers=data, timeout=10).json()
-        chain = requests.get(f"{url}/data/order/o2/audit/verify-chain", headers=data,
+        state = requests.get(f"{url}/data/order/0RDER0002", headers=data, timeout=10).json()
+        chain = requests.get(f"{url}/data/order/0RDER0002/audit/verify-chain", headers=data,
                              timeout=10).json()
         skus = [i["sku"] for i in state["data"].get("items", [])]
         assert chain["valid"] is True, chain
@@ -162,7 +162,7 @@ def test_an_outage_answers_503_in_time_and_the_stack_recovers(stack):
     assert set(skus) <= set(landed) | set(refused)
     # a 503'd write is whole or absent; sent again with its key it lands exactly once
     for sku in refused:
-        status, _, _, text = timed("POST", f"{url}/data/order/o2/item_added",
+        status, _, _, text = timed("POST", f"{url}/data/order/0RDER0002/item_added",
                                    headers={**data, "X-Idempotency-Key": sku},
                                    json={"data": {"sku": sku, "qty": 1}, "metadata": ACTOR})
         assert status == 201, (sku, text)

@@ -142,22 +142,22 @@ def test_event_store_over_http(stack):
 
     token, inst, key = instance_with_writer(stack.url, "events")
     auth = {"Authorization": f"Bearer {key}"}
-    actor = {"actor": {"type": "user", "id": "u1"}}
-    first = stack.call("POST", "/data/order/o1/created", headers=auth,
-                       body={"data": {"customer": "c1", "total": 5}, "metadata": actor})
+    actor = {"actor": {"type": "user", "id": "AGENT0001"}}
+    first = stack.call("POST", "/data/order/0RDER0001/created", headers=auth,
+                       body={"data": {"customer": "C00000001", "total": 5}, "metadata": actor})
     assert first.status_code == 201 and first.json()["ok"] is True, first.text
     for i in range(4):
-        stack.call("POST", "/data/order/o1/item_added", headers=auth,
+        stack.call("POST", "/data/order/0RDER0001/item_added", headers=auth,
                    body={"data": {"sku": f"s{i}", "qty": 1}, "metadata": {**actor, "previous_length": i + 1}})
-    conflict = stack.call("POST", "/data/order/o1/closed", headers=auth,
+    conflict = stack.call("POST", "/data/order/0RDER0001/closed", headers=auth,
                           body={"data": {}, "metadata": {**actor, "previous_length": 2}})
     assert conflict.status_code == 409
     assert conflict.json()["error"] == "Concurrent write detected. Stream has 5 events, expected 2."
-    state = stack.call("GET", "/data/order/o1", headers=auth).json()
+    state = stack.call("GET", "/data/order/0RDER0001", headers=auth).json()
     assert state["data"]["count"] == 4 and state["metadata"]["length"] == 5
 
-    proof = stack.call("GET", "/data/order/o1/audit/merkle-proof/3", headers=auth).json()
-    root = base64.b64decode(stack.call("GET", "/data/order/o1/audit/merkle-root",
+    proof = stack.call("GET", "/data/order/0RDER0001/audit/merkle-proof/3", headers=auth).json()
+    root = base64.b64decode(stack.call("GET", "/data/order/0RDER0001/audit/merkle-root",
                                        headers=auth).json()["root"])
     fn, sn, r = 3, proof["treeSize"] - 1, base64.b64decode(proof["leafHash"])
     for p in map(base64.b64decode, proof["proof"]):
@@ -169,7 +169,7 @@ def test_event_store_over_http(stack):
             r = hashlib.sha256(b"\x01" + r + p).digest()
         fn, sn = fn >> 1, sn >> 1
     assert sn == 0 and r == root
-    verdict = stack.call("POST", "/data/order/o1/audit/merkle-verify", headers=auth, body={
+    verdict = stack.call("POST", "/data/order/0RDER0001/audit/merkle-verify", headers=auth, body={
         k: proof[k] for k in ("leafIdx", "treeSize", "leafHash", "proof", "root")}).json()
     assert verdict["valid"] is True
 

@@ -26,7 +26,7 @@ from chalicelib.store.tables import StoredEvent
 from testing.specs import ORDER_SPEC
 from tests.services.conftest import act
 
-ACTOR = {"actor": {"type": "user", "id": "u1"}}
+ACTOR = {"actor": {"type": "user", "id": "AGENT0001"}}
 RIVAL_WRITING = []   # non-empty while the rival writes: its reads are not ours
 
 
@@ -52,7 +52,7 @@ def scope(store):
     specs.deploy(act("spec_deployed"), inst, "prod", ORDER_SPEC, False)
     created, _ = keys.create(act("key_created"), inst, "w", "write", "prod")
     key = VerifiedKey(id=created["id"], instance_id=inst, environment="prod", scope="write")
-    return key, created["key"], stream_key(inst, "prod", "order", "o1")
+    return key, created["key"], stream_key(inst, "prod", "order", "0RDER0001")
 
 
 def item(sku):
@@ -60,7 +60,7 @@ def item(sku):
 
 
 def write(key, sku, expected=None):
-    return event_store.append(key, "order", "o1", item(sku), expected, None, sku)
+    return event_store.append(key, "order", "0RDER0001", item(sku), expected, None, sku)
 
 
 @pytest.fixture
@@ -121,8 +121,8 @@ def test_lost_races_are_retried_with_growing_jittered_pauses(scope, rival, reads
                                                              monkeypatch):
     key, _, stream = scope
     clock = FakeTime(monkeypatch)
-    event_store.append(key, "order", "o1", [{"event_type": "created",
-                                             "data": {"customer": "c1"}, "metadata": ACTOR}],
+    event_store.append(key, "order", "0RDER0001", [{"event_type": "created",
+                                             "data": {"customer": "C00000001"}, "metadata": ACTOR}],
                        None, None, "first")
     reads.clear()
     rival.wins = 6
@@ -135,7 +135,7 @@ def test_lost_races_are_retried_with_growing_jittered_pauses(scope, rival, reads
     assert clock.sleeps == sorted(clock.sleeps) and clock.sleeps[-1] == 0.5 * cap
     assert reads.count(stream) == 5
     assert stored_skus(stream) == [None] + [f"rival-{n}" for n in range(6)] + ["ours"]
-    assert integrity.verify_chain(stream, "order", "o1")["valid"] is True
+    assert integrity.verify_chain(stream, "order", "0RDER0001")["valid"] is True
 
 
 def test_the_pause_is_random_within_its_bound(monkeypatch):
@@ -172,7 +172,7 @@ def test_a_spent_budget_reaches_the_client_as_503_with_retry_after(store, scope,
     _, text, _ = scope
     FakeTime(monkeypatch)
     monkeypatch.setattr(event_store, "_commit", lambda *a, **k: ("stale", {}))
-    answer = store.call("POST", "/data/order/o1/item_added",
+    answer = store.call("POST", "/data/order/0RDER0001/item_added",
                         headers={"Authorization": f"Bearer {text}"},
                         body={"data": {"sku": "x", "qty": 1}, "metadata": ACTOR})
     assert answer.status == 503, answer
@@ -208,7 +208,7 @@ def test_a_stale_cached_head_costs_one_retry_and_no_read(scope, rival, reads, mo
     assert write(key, "b")["length"] == 3
     assert reads == [] and clock.sleeps == []
     assert stored_skus(stream) == ["a", "rival-0", "b"]
-    assert integrity.verify_chain(stream, "order", "o1")["valid"] is True
+    assert integrity.verify_chain(stream, "order", "0RDER0001")["valid"] is True
 
 
 def test_one_containers_appends_to_a_stream_take_turns_in_arrival_order(monkeypatch):

@@ -11,8 +11,8 @@ from chalicelib.domain.specs.listeners import ListenerChecks
 from chalicelib.domain.specs.rules import Problem
 from chalicelib.domain.specs.sagas import SagaChecks
 
-TOP_KEYS = ("aggregate_types", "agent_types", "target_types", "modules", "listeners",
-            "projections")
+TOP_KEYS = ("aggregate_types", "agent_types", "target_types", "singletons", "modules",
+            "listeners", "projections")
 
 
 class _Validator(AggregateChecks, SagaChecks, ListenerChecks):
@@ -38,6 +38,8 @@ class _Validator(AggregateChecks, SagaChecks, ListenerChecks):
         if "target_types" in spec:
             self.name_list(spec["target_types"], "$.target_types", "target type",
                            non_empty=False)
+        if "singletons" in spec:   # aggregate, actor and target ids besides the fixed forms
+            self.name_list(spec["singletons"], "$.singletons", "singleton", non_empty=False)
         if "modules" in spec:
             self.modules(spec["modules"], "$.modules")
         if "listeners" in spec:

@@ -13,7 +13,7 @@ from chalice import Blueprint
 from chalicelib.core.errors import invalid
 from chalicelib.http.requests import TYPE_PATTERN, idempotency_key
 from chalicelib.http.routing import route
-from chalicelib.http.schemas import UNIX_TIME, data_ok, obj
+from chalicelib.http.schemas import UNIX_TIME, data_ok, nullable, obj
 from chalicelib.platform.events import service as event_store
 
 bp = Blueprint(__name__)
@@ -51,7 +51,10 @@ BATCH_DOCUMENTED = {**BATCH, "anyOf": [
     {"required": ["metadata"]},
     {"properties": {"events": {"items": {"required": ["metadata"]}}}}]}
 AT_QUERY = {"at": {"type": "number", "minimum": 0,
-                   "description": "unix seconds: the state as of that time"}}
+                   "description": "unix seconds: the state as of that time"},
+            "synchronous": {"type": "string", "enum": ["true", "false"],
+                            "description": "the platform's cache bypass; a read here is "
+                                           "always of the stored head, so it changes nothing"}}
 
 _LENGTH = {"type": "integer", "minimum": 0, "description": "events in the aggregate's stream"}
 APPENDED_ANSWER = data_ok(
@@ -66,8 +69,9 @@ APPENDED_ANSWER = data_ok(
                                           "the same X-Idempotency-Key"}})
 AGGREGATE_ANSWER = data_ok({
     "data": {"type": "object", "description": "the folded state"},
-    "metadata": obj({"length": {**_LENGTH, "minimum": 1}, "created_at": UNIX_TIME,
-                     "updated_at": UNIX_TIME}),
+    "metadata": obj({"length": {**_LENGTH, "description": "0 only for a singleton not "
+                                                         "written yet"},
+                     "created_at": nullable(UNIX_TIME), "updated_at": nullable(UNIX_TIME)}),
 })
 BATCH_ANSWER = data_ok(
     {"stream_ids": {"type": "array", "items": APPENDED_ANSWER["properties"]["stream_id"],
@@ -101,7 +105,7 @@ def _write(ctx, agg_type: str, agg_id: str, items: list[dict], expected):
 
 
 # what a write can be refused with, beyond the request's own shape
-WRITE_ERRORS = ("SPEC_NOT_FOUND", "UNKNOWN_AGGREGATE_TYPE", "UNKNOWN_EVENT_TYPE",
+WRITE_ERRORS = ("SPEC_NOT_FOUND", "UNKNOWN_AGGREGATE_TYPE", "UNKNOWN_EVENT_TYPE", "INVALID_ID",
                 "SCHEMA_VIOLATION", "HANDLER_FAILED", "BATCH_TOO_LARGE", "EVENT_TOO_LARGE",
                 "STATE_TOO_LARGE", "CONCURRENT_WRITE", "IDEMPOTENCY_KEY_REUSED")
 
@@ -153,7 +157,7 @@ def _batch_answer(answer: dict, count: int) -> dict:
 @route(bp, "/data/{agg_type}/{agg_id}", "GET", summary="Aggregate state (?at=<unix> for the past)",
        auth="api_key", scope="read", surface="data", query=AT_QUERY, response=AGGREGATE_ANSWER,
        tags=("data",),
-       errors=("AGGREGATE_NOT_FOUND", "SPEC_NOT_FOUND", "UNKNOWN_AGGREGATE_TYPE",
+       errors=("AGGREGATE_NOT_FOUND", "INVALID_ID", "SPEC_NOT_FOUND", "UNKNOWN_AGGREGATE_TYPE",
                "UNKNOWN_EVENT_TYPE", "HANDLER_FAILED", "STATE_TOO_LARGE"))
 def get_aggregate(ctx, agg_type, agg_id):
     return event_store.read(ctx.principal, agg_type, agg_id, ctx.query.get("at"))
@@ -162,13 +166,14 @@ def get_aggregate(ctx, agg_type, agg_id):
 @route(bp, "/data/{agg_type}/{agg_id}/events", "GET",
        summary="The raw event stream, in order, paged (limit, cursor)",
        auth="api_key", scope="read", surface="data", query=EVENTS_QUERY,
-       response=EVENTS_ANSWER, tags=("data",), errors=("AGGREGATE_NOT_FOUND",))
+       response=EVENTS_ANSWER, tags=("data",), errors=("AGGREGATE_NOT_FOUND", "INVALID_ID"))
 def list_events(ctx, agg_type, agg_id):
     return event_store.list_events(ctx.principal, agg_type, agg_id, ctx.query.get("cursor"),
                                    ctx.query["limit"])
 
 
 @route(bp, "/data/{agg_type}/{agg_id}/length", "GET", summary="Number of events of the aggregate",
-       auth="api_key", scope="read", surface="data", response=LENGTH_ANSWER, tags=("data",))
+       auth="api_key", scope="read", surface="data", response=LENGTH_ANSWER, tags=("data",),
+       errors=("INVALID_ID",))
 def get_length(ctx, agg_type, agg_id):
     return event_store.length(ctx.principal, agg_type, agg_id)

@@ -213,8 +213,18 @@ def _check_data(definition: dict, data, where: str) -> None:
                        details=problems)
 
 
+def check_id(spec: dict | None, text, where: str) -> None:
+    """422 INVALID_ID unless `text` is an identifier (domain/identifiers.py)."""
+    from chalicelib.domain import identifiers
+    reason = identifiers.problem(text, spec)
+    if reason is not None:
+        raise AppError("INVALID_ID", f"{where}: {reason}",
+                       details=[{"path": where, "message": reason}])
+
+
 def _check_metadata(spec: dict, metadata: dict, where: str) -> None:
     actor = metadata.get("actor")
+    check_id(spec, actor.get("id"), f"{where}.metadata.actor.id")
     agents = spec.get("agent_types") or []
     if actor["type"] not in agents:
         raise AppError("SCHEMA_VIOLATION", f"{where}.metadata.actor.type: '{actor['type']}' is "
@@ -223,6 +233,7 @@ def _check_metadata(spec: dict, metadata: dict, where: str) -> None:
                                  "message": f"must be one of {agents}"}])
     target = metadata.get("target")
     if target is not None:
+        check_id(spec, target.get("id"), f"{where}.metadata.target.id")
         targets = spec.get("target_types") or []
         if target.get("type") not in targets:
             raise AppError("SCHEMA_VIOLATION", f"{where}.metadata.target.type: must be one of "
@@ -260,7 +271,7 @@ def _fold_event(state, definition: dict, agg_type: str, agg_id: str, event_type:
                                s["metadata"], s["key"], s["type"])
 
 
-def _implied(definition: dict, agg_type: str, agg_id: str, event_type: str, data,
+def _implied(spec: dict, definition: dict, agg_type: str, agg_id: str, event_type: str, data,
              metadata: dict, where: str) -> list[Pending]:
     """The events an event's `emit` implications add, in the same transaction."""
     from chalicelib.domain import ticks
@@ -278,6 +289,7 @@ def _implied(definition: dict, agg_type: str, agg_id: str, event_type: str, data
         if target_id is None or target_id == "" or isinstance(target_id, (dict, list, bool)):
             raise AppError("HANDLER_FAILED", f"{where}.implications[{i}].emit.id resolved to "
                            f"{target_id!r}; it must name an aggregate id")
+        check_id(spec, str(target_id), f"{where}.implications[{i}].emit.id")
         out.append(Pending(emit["aggregate_type"], str(target_id), emit["event_type"], payload,
                            {**metadata, "implied_by": where}))
     return out
@@ -290,6 +302,7 @@ def append(key, agg_type: str, agg_id: str, items: list[dict], expected_length: 
     if len(items) > MAX_BATCH_EVENTS:
         raise AppError("BATCH_TOO_LARGE", f"At most {MAX_BATCH_EVENTS} events per request")
     spec = _spec(scope)
+    check_id(spec, agg_id, "agg_id")
     pending: list[Pending] = []
     for i, item in enumerate(items):
         where = f"events[{i}]" if len(items) > 1 else "$"
@@ -299,7 +312,7 @@ def append(key, agg_type: str, agg_id: str, items: list[dict], expected_length: 
         pending.append(Pending(agg_type, agg_id, item["event_type"], item.get("data"),
                                item["metadata"]))
         # implications of implied events too: the spec validator refuses emit cycles
-        queue = _implied(definition, agg_type, agg_id, item["event_type"], item.get("data"),
+        queue = _implied(spec, definition, agg_type, agg_id, item["event_type"], item.get("data"),
                          item["metadata"], where)
         while queue:
             implied = queue.pop(0)
@@ -309,7 +322,7 @@ def append(key, agg_type: str, agg_id: str, items: list[dict], expected_length: 
             if len(pending) > MAX_TRANSACTION_ITEMS:
                 raise AppError("BATCH_TOO_LARGE", "The implications of this write exceed "
                                "what one transaction can hold")
-            queue += _implied(implied_def, implied.agg_type, implied.agg_id,
+            queue += _implied(spec, implied_def, implied.agg_type, implied.agg_id,
                               implied.event_type, implied.data, implied.metadata,
                               f"{where}.implied")
     idem = (keys.idempotency_key(scope.instance_id, scope.env, idempotency_key)
@@ -518,13 +531,31 @@ def _stream(key, agg_type: str, agg_id: str) -> str:
     return keys.stream_key(key.instance_id, key.environment, agg_type, agg_id)
 
 
+def _read_spec(key, agg_id: str) -> dict | None:
+    """The spec in force (cached), for the id rules of a read; 422 INVALID_ID for an id
+    that is not one. No spec deployed: only the fixed forms and `global` are ids."""
+    item = specs.current(key.instance_id, key.environment)
+    spec = item.spec if item is not None else None
+    check_id(spec, agg_id, "agg_id")
+    return spec
+
+
+def _singleton(spec: dict | None, agg_id: str) -> bool:
+    from chalicelib.domain import identifiers
+    return identifiers.is_singleton(agg_id, spec)
+
+
 def read(key, agg_type: str, agg_id: str, at: float | None = None) -> dict:
     """Current state (one GetItem), or the state as of `at` (folded from the events)."""
     stream = _stream(key, agg_type, agg_id)
+    spec = _read_spec(key, agg_id)
     if at is None:
         try:
             head = StreamHead.get(stream, consistent_read=True)
         except StreamHead.DoesNotExist:
+            if _singleton(spec, agg_id):   # "one well-known instance, possibly empty"
+                return {"ok": True, "data": {}, "metadata": {"length": 0, "created_at": None,
+                                                             "updated_at": None}}
             raise AppError("AGGREGATE_NOT_FOUND")
         return {"ok": True, "data": head.state or {},
                 "metadata": {"length": int(head.length), "created_at": head.created_at,
@@ -566,8 +597,10 @@ MAX_EVENTS_PAGE = 1000
 
 def list_events(key, agg_type: str, agg_id: str, cursor: str | None, limit: int) -> dict:
     """The raw stream in order, a page at a time: one Query from the cursor's position.
-    404 AGGREGATE_NOT_FOUND when nothing was ever written to the aggregate."""
+    404 AGGREGATE_NOT_FOUND when nothing was ever written to the aggregate (a singleton:
+    an empty page)."""
     stream = _stream(key, agg_type, agg_id)
+    spec = _read_spec(key, agg_id)
     start = 0
     if cursor is not None:
         if not cursor.isdigit() or len(cursor) > 12:
@@ -575,7 +608,7 @@ def list_events(key, agg_type: str, agg_id: str, cursor: str | None, limit: int)
         start = int(cursor)
     rows = list(StoredEvent.query(stream, StoredEvent.position >= start, consistent_read=True,
                                   limit=limit + 1))
-    if not rows and start == 0:
+    if not rows and start == 0 and not _singleton(spec, agg_id):
         raise AppError("AGGREGATE_NOT_FOUND")
     page = rows[:limit]
     events = [{"stream_id": f"{agg_type}/{agg_id}@{int(e.position)}",
@@ -589,6 +622,7 @@ def list_events(key, agg_type: str, agg_id: str, cursor: str | None, limit: int)
 
 
 def length(key, agg_type: str, agg_id: str) -> dict:
+    _read_spec(key, agg_id)
     try:
         head = StreamHead.get(_stream(key, agg_type, agg_id), consistent_read=True)
         return {"ok": True, "length": int(head.length)}
