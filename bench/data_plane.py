@@ -48,9 +48,10 @@ def main() -> int:
             rows.append([label, total, limiter, total - limiter, breakdown(calls)])
     title("Data plane: DynamoDB round trips per request, warm, rate limiter on")
     print(table(["request", "total", "limiter", "the work", "calls"], rows, right=(1, 2, 3)))
-    print("\nlimiter: one conditional UpdateItem per counter (the instance's, the source "
-          "IP's); the work is what the request itself needs (an append stays one "
-          "TransactWriteItems).")
+    print("\nlimiter: the instance's counter (one conditional UpdateItem; it returns the "
+          "count for X-RateLimit-Remaining) and the source IP's, which rides in an append's "
+          "own TransactWriteItems and is an UpdateItem of its own on a read. The work is "
+          "what the request itself needs: the key's GetItem, then one transaction or read.")
     return 0
 
 

@@ -39,15 +39,16 @@ def authenticate(spec, request, params: dict):
     return principal
 
 
-def rate_limit(spec, principal, origin) -> dict:
+def rate_limit(spec, principal, origin) -> tuple[dict, object]:
     """Per-admin hourly limits (seed 004), declared on the routes they govern; and the
     data plane's per-instance and per-IP limits on every /data route. The headers the
-    answer carries."""
+    answer carries, and a count the handler's own write is to make (data_limits.Deferred:
+    a /data write is an append)."""
     if spec.auth == "api_key" and spec.surface == "data" and principal is not None:
         from chalicelib.identity import data_limits
         return data_limits.consume(principal.instance_id, origin.ip_address, spec.mutating)
     if spec.rate_limit is None or principal is None:
-        return {}
+        return {}, None
     from chalicelib.identity import admin_limits as rate_limits
     rate_limits.consume(spec.rate_limit, principal.subject)
-    return {}
+    return {}, None

@@ -27,6 +27,7 @@ class Ctx:
         self.origin = origin
         self.status = spec.status
         self.headers: dict = {}
+        self.count_in_write = None  # a rate count the handler's transaction makes
 
     @property
     def act(self) -> audit.Act:
@@ -41,10 +42,11 @@ def dispatch(spec: RouteSpec, fn: Callable, request, params: dict):
                     user_agent=requests.header(request, "user-agent"))
     try:
         principal = guards.authenticate(spec, request, params)
-        limits = guards.rate_limit(spec, principal, origin)
+        limits, ctx_count = guards.rate_limit(spec, principal, origin)
         ctx = Ctx(spec, request, principal, requests.body(spec, request),
                   requests.query(spec, request), origin)
         ctx.headers.update(limits)
+        ctx.count_in_write = ctx_count
         result = fn(ctx, **params)
         if spec.audit:
             result = _audited(spec, ctx, result)

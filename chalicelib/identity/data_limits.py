@@ -2,9 +2,11 @@
 writes by the plan's tier and reads 5× that, across every API key of the instance; and
 a per-IP safety net across every instance. A batch counts as one request.
 
-Counted atomically in DynamoDB (RateCounter items that expire with their window): one
-conditional UpdateItem per counter, which also returns the count, so the answer carries
-`X-RateLimit-Remaining`. A counter is sharded (shard picked at random per request, each
+Counted atomically in DynamoDB (RateCounter items that expire with their window): the
+instance's counter with one conditional UpdateItem, which also returns the count, so the
+answer carries `X-RateLimit-Remaining`; the IP's with another, except on an append, where
+it rides in the append's own TransactWriteItems (`Deferred`), so the limiter adds one
+round trip to an append and the append stays one transaction. A counter is sharded (shard picked at random per request, each
 holding its share of the limit) so that no single item takes more than ~250 writes a
 second: a busy instance does not make a hot partition. Near the limit, a full shard can
 refuse while another still has room: the limit is never exceeded, and undershoots by at
@@ -25,6 +27,7 @@ import math
 import os
 import random
 import time
+from typing import Any, NamedTuple
 
 from chalicelib.core import caches, clock
 from chalicelib.core.errors import AppError
@@ -76,28 +79,42 @@ def _shards(limit: int) -> int:
     return max(1, math.ceil(limit / WINDOW_SECONDS / SHARD_WRITES_PER_SECOND))
 
 
+class Deferred(NamedTuple):
+    """A count to make in the caller's own transaction: the update, its condition, and
+    the 429 to answer when the transaction is cancelled on that condition."""
+    counter: RateCounter
+    actions: list
+    condition: Any
+    refusal: AppError
+
+
+def _shard(key: str, limit: int, window: int) -> Deferred:
+    shards = _shards(limit)
+    budget = math.ceil(limit / shards)
+    return Deferred(RateCounter(key=f"{key}#{window}#{random.randrange(shards)}"),
+                    [RateCounter.count.add(1), RateCounter.ttl.set(window + 2 * WINDOW_SECONDS)],
+                    RateCounter.count.does_not_exist() | (RateCounter.count < budget), None)
+
+
 def _count(key: str, limit: int, window: int) -> int | None:
     """Count one request on a shard of `key`; the shard's new count, or None when full."""
     from pynamodb.exceptions import UpdateError
 
     from chalicelib.store.conditions import condition_failed
-    shards = _shards(limit)
-    budget = math.ceil(limit / shards)
-    counter = RateCounter(key=f"{key}#{window}#{random.randrange(shards)}")
+    shard = _shard(key, limit, window)
     try:
-        counter.update(actions=[RateCounter.count.add(1),
-                                RateCounter.ttl.set(window + 2 * WINDOW_SECONDS)],
-                       condition=RateCounter.count.does_not_exist()
-                       | (RateCounter.count < budget))
+        shard.counter.update(actions=shard.actions, condition=shard.condition)
     except UpdateError as exc:
         if condition_failed(exc):
             return None
         raise
-    return int(counter.count) * shards  # this shard's share, scaled: an estimate
+    return int(shard.counter.count) * _shards(limit)  # this shard's share, scaled
 
 
-def consume(instance_id: str, source_ip: str | None, writing: bool) -> dict:
-    """Count one data-plane request; the X-RateLimit headers for its answer, or 429."""
+def consume(instance_id: str, source_ip: str | None, writing: bool
+            ) -> tuple[dict, Deferred | None]:
+    """Count one data-plane request: the X-RateLimit headers for its answer and, for a
+    write, the IP's count for the append's transaction to make; or 429."""
     plan = plan_of(instance_id)
     limit = limit_of(plan, writing)
     now = clock.now_int()
@@ -106,12 +123,18 @@ def consume(instance_id: str, source_ip: str | None, writing: bool) -> dict:
     used = _count(f"data#{instance_id}#{kind}", limit, window)
     if used is None:
         raise _refused("instance", limit, plan, window, now)
+    deferred = None
     if source_ip:
         cap = ip_limit()
-        if _count(f"ip#{source_ip}", cap, window) is None:
+        if writing:
+            deferred = _shard(f"ip#{source_ip}", cap, window)._replace(
+                refusal=_refused("ip", cap, plan, window, now))
+        elif _count(f"ip#{source_ip}", cap, window) is None:
             raise _refused("ip", cap, plan, window, now)
-    return {"X-RateLimit-Limit": str(limit), "X-RateLimit-Remaining": str(max(0, limit - used)),
-            "X-RateLimit-Scope": "instance", "X-RateLimit-Tier": plan}
+    headers = {"X-RateLimit-Limit": str(limit),
+               "X-RateLimit-Remaining": str(max(0, limit - used)),
+               "X-RateLimit-Scope": "instance", "X-RateLimit-Tier": plan}
+    return headers, deferred
 
 
 def _refused(scope: str, limit: int, plan: str, window: int, now: int) -> AppError:

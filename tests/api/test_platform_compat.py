@@ -284,3 +284,27 @@ def test_every_accepted_id_form_writes_and_reads(client, ident):
         "data": {"name": "A", "email": "a@example.com"}, "metadata": ADMIN})
     assert made.status == 201, made
     assert client.call("GET", f"/user/{ident}").status == 200
+
+
+def test_an_append_counts_the_ip_in_its_own_transaction(client, monkeypatch, frozen_clock):
+    monkeypatch.setenv("RATE_LIMITS", '{"ip_per_minute": 2}')
+    client.deploy(GETTING_STARTED)
+    event = {"data": {"name": "A", "email": "a@example.com"}, "metadata": ADMIN}
+    assert [client.call("POST", f"/user/{USER_ID}/was_created", event).status
+            for _ in range(2)] == [201, 201]
+    refused = client.call("POST", f"/user/{USER_ID}/was_created", event)
+    assert refused.status == 429 and refused.json["scope"] == "ip", refused
+    monkeypatch.setenv("RATE_LIMITS", "{}")
+    assert client.call("GET", f"/user/{USER_ID}/length").json["length"] == 2  # not written
+
+
+def test_the_limiter_adds_one_round_trip_to_an_append(client):
+    from testing.aws_calls import operations, recording
+    client.deploy(GETTING_STARTED)
+    event = {"data": {"name": "A", "email": "a@example.com"}, "metadata": ADMIN}
+    client.call("POST", f"/user/{USER_ID}/was_created", event)   # warm: key, plan, head
+    with recording() as calls:
+        assert client.call("POST", f"/user/{USER_ID}/was_created", event).status == 201
+    ops = [op for op in operations(calls) if op != "GetSecretValue"]
+    # the key's GetItem, the instance's counter, and the append (the IP's count inside)
+    assert sorted(ops) == ["GetItem", "TransactWriteItems", "UpdateItem"], ops

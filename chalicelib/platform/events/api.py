@@ -101,7 +101,7 @@ def _write(ctx, agg_type: str, agg_id: str, items: list[dict], expected):
         item["metadata"] = {k: v for k, v in item["metadata"].items() if k != "previous_length"}
     digest = event_store.request_digest(ctx.request.method, ctx.request.path, ctx.body)
     return event_store.append(ctx.principal, agg_type, agg_id, items, expected,
-                              idempotency_key(ctx.request), digest)
+                              idempotency_key(ctx.request), digest, ctx.count_in_write)
 
 
 # what a write can be refused with, beyond the request's own shape

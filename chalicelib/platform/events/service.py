@@ -296,8 +296,9 @@ def _implied(spec: dict, definition: dict, agg_type: str, agg_id: str, event_typ
 
 
 def append(key, agg_type: str, agg_id: str, items: list[dict], expected_length: int | None,
-           idempotency_key: str | None, request_hash: str) -> dict:
-    """Append events (with their implications) atomically; the answer is idempotent."""
+           idempotency_key: str | None, request_hash: str, rate=None) -> dict:
+    """Append events (with their implications) atomically; the answer is idempotent.
+    `rate` (data_limits.Deferred) is a rate count made in the same transaction."""
     scope = Scope(key.instance_id, key.environment)
     if len(items) > MAX_BATCH_EVENTS:
         raise AppError("BATCH_TOO_LARGE", f"At most {MAX_BATCH_EVENTS} events per request")
@@ -331,12 +332,12 @@ def append(key, agg_type: str, agg_id: str, items: list[dict], expected_length: 
     deadline = _monotonic() + RETRY_BUDGET_SECONDS
     with _turns.take(primary, min(TURN_WAIT_SECONDS, RETRY_BUDGET_SECONDS)):
         return _write(spec, scope, pending, primary, agg_type, agg_id, expected_length, idem,
-                      request_hash, deadline)
+                      rate, request_hash, deadline)
 
 
 def _write(spec, scope: Scope, pending: list[Pending], primary: str, agg_type: str,
-           agg_id: str, expected_length: int | None, idem: str | None, request_hash: str,
-           deadline: float) -> dict:
+           agg_id: str, expected_length: int | None, idem: str | None, rate,
+           request_hash: str, deadline: float) -> dict:
     """Plan and commit until the write lands, is refused, or the budget is spent."""
     fresh = False
     lost = 0      # races lost on a fresh read of the head(s)
@@ -358,7 +359,7 @@ def _write(spec, scope: Scope, pending: list[Pending], primary: str, agg_type: s
                 "CONCURRENT_WRITE", f"Concurrent write detected. Stream has "
                 f"{originals[primary]} events, expected {expected_length}."))
         answer, writes = _plan(spec, scope, heads, pending, primary, agg_type, agg_id)
-        outcome, known = _commit(heads, originals, writes, idem, request_hash, answer)
+        outcome, known = _commit(heads, originals, writes, idem, request_hash, answer, rate)
         if outcome == "ok":
             for head in heads.values():
                 _cache(head)
@@ -450,14 +451,14 @@ def _plan(spec, scope: Scope, heads: dict, pending: list[Pending], primary: str,
 
 
 def _commit(heads: dict, originals: dict, writes: dict, idem: str | None, request_hash: str,
-            answer: dict) -> tuple[str, dict]:
+            answer: dict, rate=None) -> tuple[str, dict]:
     """One TransactWriteItems: heads (conditional on their length), events, tiles,
     type counters and the idempotency record. ("ok" | "stale" | "replay", heads): on
     "stale", the heads whose condition failed as DynamoDB found them (each head is put
     with ReturnValuesOnConditionCheckFailure=ALL_OLD), so a retry needs no extra read."""
     from pynamodb.exceptions import TransactWriteError
     count = (len(heads) + len(writes["events"]) + len(writes["tiles"]) + len(writes["counts"])
-             + (1 if idem else 0))
+             + (1 if idem else 0) + (1 if rate else 0))
     if count > MAX_TRANSACTION_ITEMS:
         raise AppError("BATCH_TOO_LARGE", f"This write needs {count} items in one transaction; "
                        f"DynamoDB allows {MAX_TRANSACTION_ITEMS}. Send fewer events.")
@@ -481,9 +482,13 @@ def _commit(heads: dict, originals: dict, writes: dict, idem: str | None, reques
                                           request_hash=request_hash, created_at=now,
                                           ttl=now + IDEMPOTENCY_SECONDS),
                         condition=IdempotencyRecord.key.does_not_exist())
+            if rate:   # the last update of the request: its reason comes last
+                tx.update(rate.counter, actions=rate.actions, condition=rate.condition)
         return "ok", {}
     except TransactWriteError as exc:
         reasons = reason_codes(exc)
+        if rate and reasons and reasons[-1] == "ConditionalCheckFailed":
+            raise rate.refusal
         # the request lists puts in the order saved: heads, events, then the record
         idem_at = len(heads) + len(writes["events"])
         if idem and len(reasons) > idem_at and reasons[idem_at] == "ConditionalCheckFailed":
