@@ -81,6 +81,7 @@ def client(stack):
                               headers={"Authorization": f"Bearer {self.key}"})
 
     c = Client()
+    c.instance = inst
     c.key = stack.call("POST", f"/api/instances/{inst}/keys", token, body={
         "name": "app", "scope": "write", "environment": "prod"}).json["key"]
     return c
@@ -308,3 +309,36 @@ def test_the_limiter_adds_one_round_trip_to_an_append(client):
     ops = [op for op in operations(calls) if op != "GetSecretValue"]
     # the key's GetItem, the instance's counter, and the append (the IP's count inside)
     assert sorted(ops) == ["GetItem", "TransactWriteItems", "UpdateItem"], ops
+
+
+def test_every_deploy_body_the_platform_shows(client, stack):
+    wrapped = client.deploy(GETTING_STARTED)                      # {"environment", "spec"}
+    assert wrapped.status == 201, wrapped
+    token = stack.operator_token()
+    inst = client.instance
+    spec_file = stack.call("POST", f"/api/instances/{inst}/spec", token,
+                           body={"spec": {**GETTING_STARTED, "geo_types": {}}})
+    assert spec_file.status == 201 and spec_file.json["environment"] == "prod", spec_file
+    bare = stack.call("POST", f"/api/instances/{inst}/spec?environment=staging", token,
+                      body=GETTING_STARTED)
+    assert bare.status == 201 and bare.json["environment"] == "staging", bare
+    assert stack.call("POST", f"/api/instances/{inst}/spec", token,
+                      body={"environment": "prod"}).status == 400
+
+
+def test_a_conditional_written_without_its_name(client):
+    spec = {"aggregate_types": {"user": {"events": {"was_created": {
+        "schema": {"type": "object"},
+        "handler": [{"set": {"target": "", "value": "$.data"}},
+                    {"if": {"equals": ["$.data.status", "active"]},
+                     "then": [{"set": {"target": "badge", "value": "on"}}]}]}}}},
+        "agent_types": ["admin"]}
+    assert client.deploy(spec).status == 201
+    client.call("POST", f"/user/{USER_ID}/was_created", {"data": {"status": "active"},
+                                                        "metadata": ADMIN})
+    assert client.call("GET", f"/user/{USER_ID}").json["data"]["badge"] == "on"
+    bad = {**spec}
+    bad["aggregate_types"]["user"]["events"]["was_created"]["handler"][1]["if"] = {"eq": 1}
+    answer = client.deploy(bad)
+    assert answer.status == 422
+    assert any(p["path"].endswith("handler[1].if.eq") for p in answer.json["details"]), answer

@@ -12,7 +12,7 @@ from chalicelib.domain.specs.rules import Problem
 from chalicelib.domain.specs.sagas import SagaChecks
 
 TOP_KEYS = ("aggregate_types", "agent_types", "target_types", "singletons", "modules",
-            "listeners", "projections")
+            "listeners", "projections", "geo_types")
 
 
 class _Validator(AggregateChecks, SagaChecks, ListenerChecks):
@@ -46,6 +46,8 @@ class _Validator(AggregateChecks, SagaChecks, ListenerChecks):
             self.listeners(spec["listeners"], "$.listeners")
         if "projections" in spec:
             self.projections(spec["projections"], "$.projections")
+        if "geo_types" in spec and not isinstance(spec["geo_types"], dict):  # stored, unused
+            self.add("$.geo_types", "geo_types must be an object")
         self.emit_cycles()
 
 

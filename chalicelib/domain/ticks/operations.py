@@ -32,6 +32,7 @@ from chalicelib.domain.ticks.values import (
     Skip,
     TickError,
     deep_copy,
+    is_bare_conditional,
     is_num,
     kind_of,
     predicate_holds,
@@ -325,6 +326,12 @@ def _run(ops: Any, names: dict, troot: str, path: str) -> None:
     if not isinstance(ops, list):
         raise TickError(f"must be an array of operations, not {kind_of(ops)}", path)
     for i, op in enumerate(ops):
+        if is_bare_conditional(op):
+            try:
+                _op_conditional(op, names, troot, f"{path}[{i}]")
+            except Skip:
+                pass
+            continue
         if not isinstance(op, dict) or len(op) != 1:
             raise TickError("an operation must be an object with exactly one key, its name",
                             f"{path}[{i}]")

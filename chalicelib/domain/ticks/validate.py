@@ -23,6 +23,7 @@ from chalicelib.domain.ticks.values import (
     LET_NAME_RE,
     PREDICATES,
     ROOTS,
+    is_bare_conditional,
     is_num,
     kind_of,
     reference,
@@ -77,6 +78,9 @@ class _Checker:
             self.op(op, f"{path}[{i}]", ctx)
 
     def op(self, op: Any, path: str, ctx: _Ctx) -> None:
+        if is_bare_conditional(op):
+            self.op_conditional(op, path, ctx)
+            return
         if not isinstance(op, dict) or len(op) != 1:
             got = (f" (it has {len(op)} keys: {', '.join(sorted(map(str, op)))})"
                    if isinstance(op, dict) and op else f" (got {kind_of(op)})")

@@ -34,6 +34,13 @@ class TickError(Exception):
         return {"path": self.path, "message": self.message}
 
 
+def is_bare_conditional(op: Any) -> bool:
+    """`{"if": p, "then": [...], "else"?: [...]}` written as an operation of its own, as the
+    platform's JSONPath page shows it: the `conditional` operation without its name."""
+    return (isinstance(op, dict) and "if" in op and "then" in op
+            and set(op) <= {"if", "then", "else"})
+
+
 class Skip(Exception):
     """An optional value (a path ending in ``?``) is missing: its operation does nothing."""
 

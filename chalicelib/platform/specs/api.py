@@ -4,19 +4,26 @@ from __future__ import annotations
 from chalice import Blueprint
 
 from chalicelib.domain.environments import ENVIRONMENTS
+from chalicelib.http.requests import validate
 from chalicelib.http.routing import route
 from chalicelib.http.schemas import BOOLEAN, ENVIRONMENT, ISO_TIME, STRING, array, obj
 from chalicelib.platform.specs import service as specs
 
 bp = Blueprint(__name__)
 
-DEPLOY = {
-    "type": "object", "additionalProperties": False, "required": ["environment", "spec"],
+ENV_QUERY = {"environment": {"type": "string", "enum": list(ENVIRONMENTS), "default": "prod"}}
+# The platform's pages show three bodies: {"environment", "spec"} (its Admin API), {"spec"}
+# (its spec reference: the file the dashboard uploads) and the bare spec (an earlier
+# revision); without "environment" in the body, ?environment= names it (default prod).
+WRAPPED = {
+    "type": "object", "additionalProperties": False, "required": ["spec"],
     "properties": {"environment": {"type": "string", "enum": list(ENVIRONMENTS)},
                    "spec": {"type": "object"},
                    "force": {"type": "boolean", "default": False}},
 }
-ENV_QUERY = {"environment": {"type": "string", "enum": list(ENVIRONMENTS), "default": "prod"}}
+BARE = {"type": "object", "required": ["aggregate_types"],
+        "description": "the spec itself; the environment from ?environment="}
+DEPLOY = {"anyOf": [WRAPPED, BARE]}
 
 _VERSION = {"type": "integer", "minimum": 1}
 _VERSION_FIELDS = {"instance_id": STRING, "environment": ENVIRONMENT, "version": _VERSION,
@@ -37,12 +44,17 @@ PROJECTIONS_ANSWER = obj({"projections": array(obj({
 
 @route(bp, "/api/instances/{instance_id}/spec", "POST",
        summary="Validate and deploy a spec to one environment (422 lists every problem)",
-       permission="deploy_spec", body=DEPLOY, response=DEPLOYED_ANSWER, audit="spec_deployed",
-       status=201, tags=("specs",),
+       permission="deploy_spec", body=DEPLOY, validate_body={"type": "object"},
+       query=ENV_QUERY, response=DEPLOYED_ANSWER, audit="spec_deployed", status=201,
+       tags=("specs",),
        errors=("FORCE_NOT_ALLOWED", "INVALID_SPEC", "SPEC_ORPHANS_EVENTS", "SPEC_DEPLOY_CONFLICT"))
 def deploy_spec(ctx, instance_id):
     b = ctx.body
-    return specs.deploy(ctx.act, instance_id, b["environment"], b["spec"], b.get("force", False))
+    if "aggregate_types" in b and "spec" not in b:
+        return specs.deploy(ctx.act, instance_id, ctx.query["environment"], b, False)
+    validate(WRAPPED, b)
+    return specs.deploy(ctx.act, instance_id, b.get("environment", ctx.query["environment"]),
+                        b["spec"], b.get("force", False))
 
 
 @route(bp, "/api/instances/{instance_id}/spec", "GET", summary="The spec in force",
