@@ -245,7 +245,8 @@ def bench_round_trips() -> list[dict]:
                                lambda: flow.device_login_post(ch), 200).json["admin_token"]
         inst = measure("POST /api/instances", lambda: flow.create_instance(token), 201).json["id"]
         measure("GET  /api/instances/{id}", lambda: flow.get_instance(token, inst), 200,
-                target=2, note="session check 1 + instance read 1")
+                target=2, note="session 1 + instance and event totals 1 (BatchGetItem) + "
+                               "live keys 1 (Query)")
         measure("GET  /api/instances/{id} (device token)",
                 lambda: flow.get_instance(device_token, inst), 200,
                 target=2, note="session check 1 + instance read 1")

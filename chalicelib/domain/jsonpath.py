@@ -58,8 +58,13 @@ def reference(value) -> tuple[str, bool] | None:
     ``$.…`` / ``$[…]`` read the event (``$.data``, ``$.metadata``, ``$.key``, ``$.type``) or a
     ``let`` binding; ``@``, ``@.…``, ``@[…]`` read the current state (``$.state…``); a final
     ``?`` makes the path optional (``$.data.nickname?``: missing skips the operation)."""
-    if not isinstance(value, str):
+    if type(value) is not str or not value or value[0] not in "$@":
         return None
+    return _reference(value)
+
+
+@lru_cache(maxsize=4096)
+def _reference(value: str) -> tuple[str, bool] | None:
     text, optional = (value[:-1], True) if value.endswith("?") and len(value) > 2 else (value, False)
     if text[:2] in ("$.", "$["):
         return text, optional

@@ -18,5 +18,11 @@ def scope_type_key(instance_id: str, env: str, agg_type: str) -> str:
     return f"{scope_key(instance_id, env)}#{agg_type}"
 
 
+def usage_key(instance_id: str) -> str:
+    """The instance's running totals (StreamTypeCounter items "events#<env>"), kept by
+    every append's transaction so that the instance's details read them at once."""
+    return f"{instance_id}#usage"
+
+
 def idempotency_key(instance_id: str, env: str, key: str) -> str:
     return f"{scope_key(instance_id, env)}#{key}"

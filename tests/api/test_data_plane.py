@@ -214,6 +214,10 @@ def test_instance_details_count_usage(plane, stack):
     plane.append("0RDER0001", "closed", {}, env="staging")
     token = stack.operator_token()
     inst = stack.call("GET", "/api/instances", token).json["instances"][0]["id"]
-    usage = stack.call("GET", f"/api/instances/{inst}", token).json["usage"]
+    from testing.aws_calls import operations, recording
+    with recording() as calls:
+        usage = stack.call("GET", f"/api/instances/{inst}", token).json["usage"]
     assert usage == {"events": {"prod": 2, "staging": 1, "test": 0}, "events_total": 3,
                      "api_keys_active": 4}
+    # the session, the instance with its running totals (kept by the appends), the keys
+    assert sorted(operations(calls)) == ["BatchGetItem", "GetItem", "Query"]

@@ -326,13 +326,13 @@ def _run(ops: Any, names: dict, troot: str, path: str) -> None:
     if not isinstance(ops, list):
         raise TickError(f"must be an array of operations, not {kind_of(ops)}", path)
     for i, op in enumerate(ops):
-        if is_bare_conditional(op):
-            try:
-                _op_conditional(op, names, troot, f"{path}[{i}]")
-            except Skip:
-                pass
-            continue
-        if not isinstance(op, dict) or len(op) != 1:
+        if type(op) is not dict or len(op) != 1:
+            if is_bare_conditional(op):
+                try:
+                    _op_conditional(op, names, troot, f"{path}[{i}]")
+                except Skip:
+                    pass
+                continue
             raise TickError("an operation must be an object with exactly one key, its name",
                             f"{path}[{i}]")
         (name, args), = op.items()

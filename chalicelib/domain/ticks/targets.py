@@ -6,6 +6,7 @@ over an array, and selecting an entry of an object or array by ``key`` or ``inde
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 from chalicelib.domain import jsonpath
@@ -63,7 +64,14 @@ def parse_target(text: Any, troot: str) -> tuple[str, tuple]:
     (to the element inside map.apply): "" is the whole of it, "status" a field,
     "profile.name" a nested one, "lines[0]" an element; "$.state..." is an alias.
     PathError when it is neither."""
-    if isinstance(text, str) and not text.startswith("$"):
+    if type(text) is str:
+        return _parse_target(text, troot)
+    return jsonpath.parse(text)
+
+
+@lru_cache(maxsize=4096)
+def _parse_target(text: str, troot: str) -> tuple[str, tuple]:
+    if not text.startswith("$"):
         return troot, (jsonpath.parse_relative(text) if text else ())
     return jsonpath.parse(text)
 

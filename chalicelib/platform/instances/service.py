@@ -12,7 +12,7 @@ from chalicelib.domain import api_keys
 from chalicelib.domain.environments import ENVIRONMENTS
 from chalicelib.identity import audit
 from chalicelib.store.instances import load_instance
-from chalicelib.store.keys import scope_key
+from chalicelib.store import keys
 from chalicelib.store.tables import Instance
 
 from chalicelib.domain import plans
@@ -41,18 +41,44 @@ def create(act: audit.Act, name: str, plan: str | None) -> tuple[dict, audit.Not
 
 
 def describe(instance_id: str) -> dict:
-    """Details with plan, tier, limits and usage counted from the records themselves."""
-    body = to_json(load_instance(instance_id), detail=True)
-    body["usage"] = usage(instance_id)
+    """Details with plan, tier, limits and usage: the instance and its event totals in
+    one BatchGetItem, the live keys in one Query of the key index."""
+    instance, events = _instance_and_totals(instance_id)
+    body = to_json(instance, detail=True)
+    body["usage"] = usage(instance_id, events)
     return body
 
 
-def usage(instance_id: str) -> dict:
-    """Events stored per environment (from the per-type counters the event store keeps in
-    its write transactions) and live API keys: one Query per environment plus one."""
-    from chalicelib.store.tables import ApiKey, StreamTypeCounter
-    events = {env: sum(int(row.count) for row in StreamTypeCounter.query(scope_key(instance_id, env)))
-              for env in ENVIRONMENTS}
+def _instance_and_totals(instance_id: str) -> tuple[Instance, dict]:
+    """One BatchGetItem across two tables: the instance and the running event totals its
+    appends keep (keys.usage_key)."""
+    from chalicelib.core.errors import AppError
+    from chalicelib.store import aws
+    from chalicelib.store.tables import StreamTypeCounter
+    usage_scope = keys.usage_key(instance_id)
+    inst_table, count_table = Instance.Meta.table_name, StreamTypeCounter.Meta.table_name
+    request = {inst_table: {"Keys": [{"id": {"S": instance_id}}], "ConsistentRead": True},
+               count_table: {"Keys": [{"scope": {"S": usage_scope},
+                                       "type_key": {"S": f"events#{env}"}}
+                                      for env in ENVIRONMENTS], "ConsistentRead": True}}
+    found: dict = {inst_table: [], count_table: []}
+    client = aws.client("dynamodb")
+    while request:
+        answer = client.batch_get_item(RequestItems=request)
+        for table, items in answer.get("Responses", {}).items():
+            found[table] += items
+        request = answer.get("UnprocessedKeys") or {}
+    if not found[inst_table]:
+        raise AppError("INSTANCE_NOT_FOUND")
+    events = {env: 0 for env in ENVIRONMENTS}
+    for item in found[count_table]:
+        events[item["type_key"]["S"].split("#", 1)[1]] = int(item.get("count", {}).get("N", 0))
+    return Instance.from_raw_data(found[inst_table][0]), events
+
+
+def usage(instance_id: str, events: dict) -> dict:
+    """Events stored per environment (the running totals) and live API keys (one Query)."""
+    from chalicelib.store.tables import ApiKey
     now = clock.now()
     keys = sum(1 for k in ApiKey.by_instance.query(instance_id)
                if api_keys.is_live(k.revoked_at, k.revoke_at, now))
