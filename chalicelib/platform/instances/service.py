@@ -11,7 +11,6 @@ from chalicelib.core.errors import invalid
 from chalicelib.domain import api_keys
 from chalicelib.domain.environments import ENVIRONMENTS
 from chalicelib.identity import audit
-from chalicelib.store.instances import load_instance
 from chalicelib.store import keys
 from chalicelib.store.tables import Instance
 
