@@ -20,6 +20,11 @@ TAGGED_RE = re.compile(_UUID + r":[A-Za-z0-9_-]{1,32}")
 SINGLETON_NAME_RE = re.compile(r"[a-z][a-z0-9_]{0,63}")
 IMPLICIT_SINGLETON = "global"
 
+# The fixed forms as one pattern, for the document; the singletons a spec declares are ids
+# too, beyond what a pattern can say.
+PATTERN = (rf"^(?:{_UUID}(?::[A-Za-z0-9_-]{{1,32}})?|[0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{{9}}"
+           rf"|{IMPLICIT_SINGLETON})$")
+
 FORMS = ("a UUID (version 4 or 5), a humane code (9 characters of Crockford base32), "
          "a tagged UUID (<uuid>:<tag>) or a singleton ('global' or one the spec declares "
          "in \"singletons\")")

@@ -50,6 +50,10 @@ _CHECKED_ELSEWHERE = {
 
 def path_schema(name: str) -> dict:
     """The JSON Schema of path parameter `name`, as the document publishes it."""
+    if name == "agg_id":
+        from chalicelib.domain import identifiers
+        return {"type": "string", "pattern": identifiers.PATTERN,
+                "description": "an identifier: " + identifiers.FORMS}
     if name in PATH_PARAMETERS:
         return {"type": "string", "pattern": PATH_PARAMETERS[name][0].pattern}
     return _CHECKED_ELSEWHERE.get(name, {"type": "string", "minLength": 1,

@@ -42,3 +42,8 @@ def test_singletons_are_global_and_those_the_spec_declares():
     assert identifiers.problem("twilio_webhook", SPEC) is None
     assert identifiers.problem("twilio_webhook", None) is not None
     assert identifiers.problem(5, None) is not None
+
+
+@given(st.from_regex(identifiers.PATTERN, fullmatch=True))
+def test_what_the_documented_pattern_admits_is_an_identifier(text):
+    assert identifiers.problem(text, None) is None
