@@ -143,6 +143,31 @@ def test_revocation_job_audits_once_and_is_idempotent(stack, admin):
     assert app.job_key_revocations is not None
 
 
+def test_the_instance_counts_its_keys_through_every_act(stack, admin):
+    token, inst = admin
+
+    def active():   # a fresh token: the clock moves past a token's hour below
+        return stack.call("GET", f"/api/instances/{inst}",
+                          stack.operator_token()).json["usage"]["api_keys_active"]
+
+    start = active()
+    a, b, c = (create(stack, admin) for _ in range(3))
+    assert active() == start + 3
+    stack.call("DELETE", f"/api/keys/{a['id']}", token)
+    assert active() == start + 2
+    stack.call("POST", f"/api/keys/{b['id']}/rotate", token, body={})          # ends at once
+    assert active() == start + 2
+    stack.call("POST", f"/api/keys/{c['id']}/rotate", token,
+               body={"grace_period_seconds": 3600})                            # both live
+    assert active() == start + 3
+    event = stack.client.events.generate_cw_event(source="aws.events", detail_type="Scheduled Event",
+                                                  detail={}, resources=[])
+    clock.advance(3601)
+    for _ in range(2):   # the job, twice: the old key is counted out once
+        stack.client.lambda_.invoke("job_key_revocations", event)
+    assert active() == start + 2
+
+
 @pytest.mark.parametrize("revoke_at", ["2001-01-01T00:00:00Z", "tomorrow", "2099-01-01T00:00:00"])
 def test_schedule_refuses_past_or_malformed_times(stack, admin, revoke_at):
     created = create(stack, admin)

@@ -442,7 +442,7 @@ def _plan(spec, scope: Scope, heads: dict, pending: list[Pending], primary: str,
                        f"at most {MAX_WRITE_BYTES}. Send fewer or smaller events.")
     writes = {"events": events_out, "tiles": tiles, "counts": type_counts,
               "scope": keys.scope_key(scope.instance_id, scope.env),
-              "usage": (keys.usage_key(scope.instance_id), f"events#{scope.env}",
+              "usage": (keys.usage_key(scope.instance_id), [f"events#{scope.env}"],
                         len(events_out))}
     answer = {"ok": True, "stream_id": f"{agg_type}/{agg_id}@{first_position}",
               "length": heads[primary].length}
@@ -460,7 +460,7 @@ def _commit(heads: dict, originals: dict, writes: dict, idem: str | None, reques
     with ReturnValuesOnConditionCheckFailure=ALL_OLD), so a retry needs no extra read."""
     from pynamodb.exceptions import TransactWriteError
     count = (len(heads) + len(writes["events"]) + len(writes["tiles"]) + len(writes["counts"])
-             + 1 + (1 if idem else 0) + (1 if rate else 0))
+             + len(writes["usage"][1]) + (1 if idem else 0) + (1 if rate else 0))
     if count > MAX_TRANSACTION_ITEMS:
         raise AppError("BATCH_TOO_LARGE", f"This write needs {count} items in one transaction; "
                        f"DynamoDB allows {MAX_TRANSACTION_ITEMS}. Send fewer events.")
@@ -479,9 +479,10 @@ def _commit(heads: dict, originals: dict, writes: dict, idem: str | None, reques
             for type_key, n in writes["counts"].items():
                 tx.update(StreamTypeCounter(scope=writes["scope"], type_key=type_key),
                           actions=[StreamTypeCounter.count.add(n)])
-            usage_scope, usage_type, n = writes["usage"]
-            tx.update(StreamTypeCounter(scope=usage_scope, type_key=usage_type),
-                      actions=[StreamTypeCounter.count.add(n)])
+            usage_scope, totals, n = writes["usage"]   # per environment
+            for total in totals:
+                tx.update(StreamTypeCounter(scope=usage_scope, type_key=total),
+                          actions=[StreamTypeCounter.count.add(n)])
             if idem:
                 tx.save(IdempotencyRecord(key=idem, status=201, body=answer,
                                           request_hash=request_hash, created_at=now,

@@ -8,7 +8,6 @@ import uuid
 
 from chalicelib.core import clock
 from chalicelib.core.errors import invalid
-from chalicelib.domain import api_keys
 from chalicelib.domain.environments import ENVIRONMENTS
 from chalicelib.identity import audit
 from chalicelib.store import keys
@@ -40,26 +39,30 @@ def create(act: audit.Act, name: str, plan: str | None) -> tuple[dict, audit.Not
 
 
 def describe(instance_id: str) -> dict:
-    """Details with plan, tier, limits and usage: the instance and its event totals in
-    one BatchGetItem, the live keys in one Query of the key index."""
-    instance, events = _instance_and_totals(instance_id)
+    """Details with plan, tier, limits and usage: the instance and its running totals in
+    one BatchGetItem."""
+    instance, totals = _instance_and_totals(instance_id)
     body = to_json(instance, detail=True)
-    body["usage"] = usage(instance_id, events)
+    events = {env: totals.get(f"events#{env}", 0) for env in ENVIRONMENTS}
+    body["usage"] = {"events": events, "events_total": sum(events.values()),
+                     "api_keys_active": totals.get("api_keys", 0)}
     return body
 
 
 def _instance_and_totals(instance_id: str) -> tuple[Instance, dict]:
-    """One BatchGetItem across two tables: the instance and the running event totals its
-    appends keep (keys.usage_key)."""
+    """One BatchGetItem across two tables: the instance and the running totals kept in
+    the same transactions as the acts they count (keys.usage_key): events per
+    environment by the appends, keys not finally revoked by the key acts."""
     from chalicelib.core.errors import AppError
     from chalicelib.store import aws
     from chalicelib.store.tables import StreamTypeCounter
     usage_scope = keys.usage_key(instance_id)
     inst_table, count_table = Instance.Meta.table_name, StreamTypeCounter.Meta.table_name
     request = {inst_table: {"Keys": [{"id": {"S": instance_id}}], "ConsistentRead": True},
-               count_table: {"Keys": [{"scope": {"S": usage_scope},
-                                       "type_key": {"S": f"events#{env}"}}
-                                      for env in ENVIRONMENTS], "ConsistentRead": True}}
+               count_table: {"Keys": [{"scope": {"S": usage_scope}, "type_key": {"S": name}}
+                                      for name in [f"events#{env}" for env in ENVIRONMENTS]
+                                      + ["api_keys"]],
+                           "ConsistentRead": True}}
     found: dict = {inst_table: [], count_table: []}
     client = aws.client("dynamodb")
     while request:
@@ -69,19 +72,9 @@ def _instance_and_totals(instance_id: str) -> tuple[Instance, dict]:
         request = answer.get("UnprocessedKeys") or {}
     if not found[inst_table]:
         raise AppError("INSTANCE_NOT_FOUND")
-    events = {env: 0 for env in ENVIRONMENTS}
-    for item in found[count_table]:
-        events[item["type_key"]["S"].split("#", 1)[1]] = int(item.get("count", {}).get("N", 0))
-    return Instance.from_raw_data(found[inst_table][0]), events
-
-
-def usage(instance_id: str, events: dict) -> dict:
-    """Events stored per environment (the running totals) and live API keys (one Query)."""
-    from chalicelib.store.tables import ApiKey
-    now = clock.now()
-    keys = sum(1 for k in ApiKey.by_instance.query(instance_id)
-               if api_keys.is_live(k.revoked_at, k.revoke_at, now))
-    return {"events": events, "events_total": sum(events.values()), "api_keys_active": keys}
+    totals = {item["type_key"]["S"]: int(item.get("count", {}).get("N", 0))
+              for item in found[count_table]}
+    return Instance.from_raw_data(found[inst_table][0]), totals
 
 
 def list_all() -> list[dict]:

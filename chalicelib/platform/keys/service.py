@@ -8,9 +8,11 @@ from chalicelib.core.errors import AppError, invalid
 from chalicelib.domain import api_keys
 from chalicelib.identity import audit
 from chalicelib.identity.principal import SCHEDULER, Origin, Principal
-from chalicelib.store.conditions import field_actions, update_if
+from chalicelib.store import keys as store_keys
+from chalicelib.store.base import transact_write
+from chalicelib.store.conditions import field_actions, reason_codes
 from chalicelib.store.instances import load_instance
-from chalicelib.store.tables import ApiKey, ApiKeyId
+from chalicelib.store.tables import ApiKey, ApiKeyId, StreamTypeCounter
 
 MAX_ROTATION_GRACE_SECONDS = 30 * 86400
 PENDING = "pending"
@@ -50,10 +52,20 @@ def create(act: audit.Act, instance_id: str, name: str, scope: str,
     return _shown_once(key, text), note
 
 
-def _save_new(tx, key: ApiKey) -> None:
+def _count(tx, instance_id: str, delta: int) -> None:
+    """The instance's count of keys not finally revoked (keys.usage_key "api_keys"), kept
+    in the same transaction as each key's creation and final revocation, so that the
+    instance's details read it with the instance."""
+    tx.update(StreamTypeCounter(scope=store_keys.usage_key(instance_id), type_key="api_keys"),
+              actions=[StreamTypeCounter.count.add(delta)])
+
+
+def _save_new(tx, key: ApiKey, counted: bool = True) -> None:
     """The key and its id entry, in the caller's transaction."""
     tx.save(key, condition=ApiKey.key_hash.does_not_exist())
     tx.save(ApiKeyId(id=key.id, key_hash=key.key_hash), condition=ApiKeyId.id.does_not_exist())
+    if counted:
+        _count(tx, key.instance_id, 1)
 
 
 def list_for(instance_id: str) -> list[dict]:
@@ -88,7 +100,9 @@ def rotate(act: audit.Act, key_id: str, grace_seconds: int) -> tuple[dict, audit
                                "old_key_revoke_at": clock.iso(now + grace_seconds)})
 
     def write(tx) -> None:
-        _save_new(tx, new)
+        # without grace, one key ends as the other begins: the count stays (and one
+        # transaction may not touch the counter twice)
+        _save_new(tx, new, counted=bool(grace_seconds))
         tx.update(old, actions=ends, condition=ApiKey.revoked_at.does_not_exist())
     if not act.commit(note, write):
         raise AppError("KEY_REVOKED")
@@ -117,16 +131,22 @@ def schedule_revocation(act: audit.Act, key_id: str,
 def revoke(act: audit.Act, key_id: str) -> tuple[dict, audit.Note]:
     key = find(key_id)
     note = audit.Note(key_id, {"reason": "revoked by admin"})
-    _update_unrevoked(act, note, key, revoked_at=clock.now_int(), revoke_pending=None)
+    _update_unrevoked(act, note, key, -1, revoked_at=clock.now_int(), revoke_pending=None)
     return to_json(key), note
 
 
-def _update_unrevoked(act: audit.Act, note: audit.Note, key: ApiKey, **changes) -> None:
+def _update_unrevoked(act: audit.Act, note: audit.Note, key: ApiKey, count: int = 0,
+                      **changes) -> None:
     """Change a live key (None removes a field) and write the act's audit entry, in one
-    transaction; `key` then holds the new values."""
+    transaction (with `count` added to the instance's key count); `key` then holds the
+    new values."""
+    def write(tx) -> None:
+        tx.update(key, actions=field_actions(ApiKey, changes),
+                  condition=ApiKey.revoked_at.does_not_exist())
+        if count:
+            _count(tx, key.instance_id, count)
     if not api_keys.is_live(key.revoked_at, key.revoke_at, clock.now_int()) or not act.commit(
-            note, lambda tx: tx.update(key, actions=field_actions(ApiKey, changes),
-                                       condition=ApiKey.revoked_at.does_not_exist())):
+            note, write):
         raise AppError("KEY_REVOKED")
     for name, value in changes.items():
         setattr(key, name, value)
@@ -136,11 +156,19 @@ def apply_due_revocations(origin: Origin | None = None) -> int:
     """Scheduled: make due revocations final and audit each exactly once."""
     now = clock.now_int()
     done = 0
+    from pynamodb.exceptions import TransactWriteError
     for key in ApiKey.by_pending_revocation.query(PENDING, ApiKey.revoke_at <= now):
-        if not update_if(key, [ApiKey.revoked_at.set(int(key.revoke_at)),
-                               ApiKey.revoke_pending.remove()],
-                         ApiKey.revoked_at.does_not_exist() & (ApiKey.revoke_pending == PENDING)):
-            continue  # another run got there first
+        try:
+            with transact_write() as tx:   # final, and counted, once
+                tx.update(key, actions=[ApiKey.revoked_at.set(int(key.revoke_at)),
+                                        ApiKey.revoke_pending.remove()],
+                          condition=ApiKey.revoked_at.does_not_exist()
+                          & (ApiKey.revoke_pending == PENDING))
+                _count(tx, key.instance_id, -1)
+        except TransactWriteError as exc:
+            if {"ConditionalCheckFailed", "TransactionConflict"} & set(reason_codes(exc)):
+                continue  # another run got there first (or is getting there)
+            raise
         audit.record(SCHEDULER, "key_revoked", key.id,
                      {"reason": "scheduled", "instance_id": key.instance_id,
                       "revoke_at": clock.iso(key.revoke_at), "prefix": key.prefix}, origin)
