@@ -22,6 +22,7 @@ RATE_LIMITS (environment, JSON) lowers or raises them for a deployment or a test
 {"writes_per_minute": {"free": 5}, "ip_per_minute": 100}."""
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -42,8 +43,14 @@ _plans: dict[str, tuple[float, str]] = {}
 
 
 def _overrides() -> dict:
+    return _parsed(os.environ.get("RATE_LIMITS") or "{}")
+
+
+@functools.lru_cache(maxsize=8)
+def _parsed(text: str) -> dict:
+    """RATE_LIMITS read once per value, not twice per request."""
     try:
-        value = json.loads(os.environ.get("RATE_LIMITS") or "{}")
+        value = json.loads(text)
     except ValueError:
         return {}
     return value if isinstance(value, dict) else {}
