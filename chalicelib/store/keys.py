@@ -19,9 +19,39 @@ def scope_type_key(instance_id: str, env: str, agg_type: str) -> str:
 
 
 def usage_key(instance_id: str) -> str:
-    """The instance's running totals (StreamTypeCounter items "events#<env>"), kept by
-    every append's transaction so that the instance's details read them at once."""
+    """The instance's running totals (StreamTypeCounter items named by event_totals and
+    "api_keys"), kept in the transactions of the acts they count so that the instance's
+    details read them at once."""
     return f"{instance_id}#usage"
+
+
+# Event totals are split over shards, chosen by stream, so that appends to different
+# aggregates of one busy instance do not all update (and contend on) one item.
+USAGE_SHARDS = 4
+
+
+def month_of(ts: float) -> str:
+    """The calendar month (UTC) a write is counted in: "YYYY-MM"."""
+    import time
+    return time.strftime("%Y-%m", time.gmtime(ts))
+
+
+def event_totals(env: str, month: str, stream: str) -> list[str]:
+    """The totals one append adds its events to: all time and this month, in the shard
+    of its stream."""
+    import zlib
+    shard = zlib.crc32(stream.encode()) % USAGE_SHARDS
+    return [_shard(f"events#{env}", shard), _shard(f"events#{env}#{month}", shard)]
+
+
+def event_total_shards(env: str, month: str | None = None) -> list[str]:
+    """Every shard of one total (all time, or one month's): what a reader sums."""
+    base = f"events#{env}" + (f"#{month}" if month else "")
+    return [_shard(base, shard) for shard in range(USAGE_SHARDS)]
+
+
+def _shard(base: str, shard: int) -> str:
+    return base if shard == 0 else f"{base}#s{shard}"   # shard 0 keeps the unsharded name
 
 
 def idempotency_key(instance_id: str, env: str, key: str) -> str:

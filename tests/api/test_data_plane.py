@@ -2,7 +2,8 @@
 import pytest
 
 from chalicelib.core import clock
-from chalicelib.store.tables import StoredEvent, StreamHead
+from chalicelib.store import keys as store_keys
+from chalicelib.store.tables import StoredEvent, StreamHead, StreamTypeCounter
 from testing.specs import ORDER_SPEC
 
 ACTOR = {"actor": {"type": "user", "id": "AGENT0001"}}
@@ -217,8 +218,29 @@ def test_instance_details_count_usage(plane, stack):
     from testing.aws_calls import operations, recording
     with recording() as calls:
         usage = stack.call("GET", f"/api/instances/{inst}", token).json["usage"]
+    month = store_keys.month_of(clock.now())
     assert usage == {"events": {"prod": 2, "staging": 1, "test": 0}, "events_total": 3,
-                     "api_keys_active": 4}
+                     "api_keys_active": 4,
+                     "this_month": {"month": month,
+                                    "events": {"prod": 2, "staging": 1, "test": 0},
+                                    "events_total": 3, "allowance": 100_000,
+                                    "remaining": 99_997, "percent_used": 0.0}}
     # the session, then the instance with its running totals (kept by the acts they count)
     assert sorted(operations(calls)) == ["BatchGetItem", "GetItem"]
 
+
+def test_monthly_usage_starts_again_each_month_and_spreads_over_shards(plane, stack):
+    for n in range(8):   # eight aggregates: their totals land in more than one shard
+        plane.append(f"0RDER000{n + 2}", "closed", {})
+    token = stack.operator_token()
+    inst = stack.call("GET", "/api/instances", token).json["instances"][0]["id"]
+    scope = store_keys.usage_key(inst)
+    shards = {c.type_key for c in StreamTypeCounter.query(scope)} & set(
+        store_keys.event_total_shards("prod"))
+    assert len(shards) > 1
+    clock.advance(32 * 86400)    # next month: the allowance is fresh, the all-time total stays
+    assert plane.append("0RDER0002", "closed", {}).status == 201
+    usage = stack.call("GET", f"/api/instances/{inst}", stack.operator_token()).json["usage"]
+    assert usage["events"]["prod"] == 9
+    assert usage["this_month"]["events"]["prod"] == 1
+    assert usage["this_month"]["month"] == store_keys.month_of(clock.now())

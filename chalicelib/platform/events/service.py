@@ -442,7 +442,8 @@ def _plan(spec, scope: Scope, heads: dict, pending: list[Pending], primary: str,
                        f"at most {MAX_WRITE_BYTES}. Send fewer or smaller events.")
     writes = {"events": events_out, "tiles": tiles, "counts": type_counts,
               "scope": keys.scope_key(scope.instance_id, scope.env),
-              "usage": (keys.usage_key(scope.instance_id), [f"events#{scope.env}"],
+              "usage": (keys.usage_key(scope.instance_id),
+                        keys.event_totals(scope.env, keys.month_of(now), primary),
                         len(events_out))}
     answer = {"ok": True, "stream_id": f"{agg_type}/{agg_id}@{first_position}",
               "length": heads[primary].length}

@@ -60,6 +60,16 @@ INSTANCE_DETAIL_ANSWER = obj({
                    "description": "events stored, per environment"},
         "events_total": COUNT,
         "api_keys_active": COUNT,
+        "this_month": {**obj({
+            "month": {**STRING, "pattern": "^[0-9]{4}-[0-9]{2}$"},
+            "events": obj({env: COUNT for env in ENVIRONMENTS}, closed=True),
+            "events_total": COUNT,
+            "allowance": nullable({**COUNT, "description": "the plan's events_per_month; "
+                                                           "null: unlimited"}),
+            "remaining": nullable(COUNT),
+            "percent_used": nullable({"type": "number", "minimum": 0}),
+        }), "description": "events written this calendar month (UTC), against the plan's "
+                           "monthly allowance"},
     }),
 })
 ERROR_ANSWER = obj({

@@ -41,15 +41,28 @@ def create(act: audit.Act, name: str, plan: str | None) -> tuple[dict, audit.Not
 def describe(instance_id: str) -> dict:
     """Details with plan, tier, limits and usage: the instance and its running totals in
     one BatchGetItem."""
-    instance, totals = _instance_and_totals(instance_id)
+    month = keys.month_of(clock.now())
+    instance, totals = _instance_and_totals(instance_id, month)
+
+    def total(env: str, month: str | None = None) -> int:
+        return sum(totals.get(name, 0) for name in keys.event_total_shards(env, month))
     body = to_json(instance, detail=True)
-    events = {env: totals.get(f"events#{env}", 0) for env in ENVIRONMENTS}
+    events = {env: total(env) for env in ENVIRONMENTS}
+    this_month = {env: total(env, month) for env in ENVIRONMENTS}
+    allowance = PLANS[plans.ALIASES.get(instance.plan, instance.plan)].events_per_month
+    used = sum(this_month.values())
     body["usage"] = {"events": events, "events_total": sum(events.values()),
-                     "api_keys_active": totals.get("api_keys", 0)}
+                     "api_keys_active": totals.get("api_keys", 0),
+                     "this_month": {   # against the plan's allowance (None: unlimited)
+                         "month": month, "events": this_month, "events_total": used,
+                         "allowance": allowance,
+                         "remaining": None if allowance is None else max(allowance - used, 0),
+                         "percent_used": (None if allowance is None
+                                          else round(100 * used / allowance, 2))}}
     return body
 
 
-def _instance_and_totals(instance_id: str) -> tuple[Instance, dict]:
+def _instance_and_totals(instance_id: str, month: str) -> tuple[Instance, dict]:
     """One BatchGetItem across two tables: the instance and the running totals kept in
     the same transactions as the acts they count (keys.usage_key): events per
     environment by the appends, keys not finally revoked by the key acts."""
@@ -60,8 +73,7 @@ def _instance_and_totals(instance_id: str) -> tuple[Instance, dict]:
     inst_table, count_table = Instance.Meta.table_name, StreamTypeCounter.Meta.table_name
     request = {inst_table: {"Keys": [{"id": {"S": instance_id}}], "ConsistentRead": True},
                count_table: {"Keys": [{"scope": {"S": usage_scope}, "type_key": {"S": name}}
-                                      for name in [f"events#{env}" for env in ENVIRONMENTS]
-                                      + ["api_keys"]],
+                                      for name in _total_names(month)],
                            "ConsistentRead": True}}
     found: dict = {inst_table: [], count_table: []}
     client = aws.client("dynamodb")
@@ -75,6 +87,11 @@ def _instance_and_totals(instance_id: str) -> tuple[Instance, dict]:
     totals = {item["type_key"]["S"]: int(item.get("count", {}).get("N", 0))
               for item in found[count_table]}
     return Instance.from_raw_data(found[inst_table][0]), totals
+
+
+def _total_names(month: str) -> list[str]:
+    return [name for env in ENVIRONMENTS for m in (None, month)
+            for name in keys.event_total_shards(env, m)] + ["api_keys"]
 
 
 def list_all() -> list[dict]:
