@@ -102,14 +102,14 @@ def rival(monkeypatch, scope):
 def reads(monkeypatch):
     """Counts the consistent reads of a head."""
     seen = []
-    real = event_store._read_head
+    real = event_store.read_head
 
     def counted(stream, scope_type):
         if not RIVAL_WRITING:
             seen.append(stream)
         return real(stream, scope_type)
 
-    monkeypatch.setattr(event_store, "_read_head", counted)
+    monkeypatch.setattr(event_store, "read_head", counted)
     return seen
 
 

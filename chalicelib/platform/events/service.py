@@ -22,13 +22,24 @@ import threading
 import time
 from collections import OrderedDict, deque
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from chalicelib.core import caches, clock
 from chalicelib.core.errors import AppError, invalid
 from chalicelib.domain import events as ev
-from chalicelib.domain import json_schema, merkle
 from chalicelib.store import keys, specs
+from chalicelib.store.streams import (
+    Head,
+    advance,
+    check_data,
+    check_id,
+    check_metadata,
+    current_spec,
+    event_definition,
+    event_scope,
+    read_head,
+    replay,
+)
 from chalicelib.store.base import transact_write
 from chalicelib.store.conditions import reason_codes
 from chalicelib.store.tables import (
@@ -62,35 +73,6 @@ _random = random.random
 
 _heads: "OrderedDict[str, Head]" = OrderedDict()
 _heads_lock = threading.Lock()   # `chalice local` serves requests in threads
-
-
-@dataclass
-class Head:
-    stream: str
-    scope_type: str
-    length: int = 0
-    state: dict = field(default_factory=dict)
-    created_at: float | None = None
-    updated_at: float | None = None
-    chain_head: str | None = None
-    frontier: list = field(default_factory=list)   # [(level, bytes)]
-
-    @classmethod
-    def from_item(cls, item: StreamHead) -> "Head":
-        return cls(stream=item.stream, scope_type=item.scope_type, length=int(item.length),
-                   state=item.state or {}, created_at=item.created_at, updated_at=item.updated_at,
-                   chain_head=item.chain_head,
-                   frontier=[(int(lv), bytes.fromhex(h)) for lv, h in item.frontier or []])
-
-    def to_item(self) -> StreamHead:
-        return StreamHead(stream=self.stream, scope_type=self.scope_type, length=self.length,
-                          state=self.state, created_at=self.created_at, updated_at=self.updated_at,
-                          chain_head=self.chain_head,
-                          frontier=[[lv, h.hex()] for lv, h in self.frontier])
-
-    def copy(self) -> "Head":
-        return Head(self.stream, self.scope_type, self.length, self.state, self.created_at,
-                    self.updated_at, self.chain_head, list(self.frontier))
 
 
 @dataclass(frozen=True)
@@ -159,13 +141,6 @@ def _cached(stream: str) -> "Head | None":
         return head.copy() if head is not None else None
 
 
-def _read_head(stream: str, scope_type: str) -> Head:
-    try:
-        return Head.from_item(StreamHead.get(stream, consistent_read=True))
-    except StreamHead.DoesNotExist:
-        return Head(stream=stream, scope_type=scope_type)
-
-
 def _head(stream: str, scope_type: str, fresh: bool, known: dict | None = None) -> Head:
     """The stream's head: the cached copy, or (fresh) the one a lost transaction just
     returned, or a consistent read."""
@@ -177,70 +152,12 @@ def _head(stream: str, scope_type: str, fresh: bool, known: dict | None = None) 
         head = known[stream]
         _cache(head)
         return head.copy()
-    head = _read_head(stream, scope_type)
+    head = read_head(stream, scope_type)
     _cache(head)
     return head.copy()
 
 
 # --- validation ------------------------------------------------------------------------
-
-def _spec(scope: Scope) -> dict:
-    item = specs.current(scope.instance_id, scope.env)
-    if item is None:
-        raise AppError("SPEC_NOT_FOUND", "No spec is deployed in this environment; "
-                                         "deploy one with POST /api/instances/{id}/spec")
-    return item.spec
-
-
-def _event_def(spec: dict, agg_type: str, event_type: str) -> dict:
-    agg = (spec.get("aggregate_types") or {}).get(agg_type)
-    if agg is None:
-        raise AppError("UNKNOWN_AGGREGATE_TYPE", f"Aggregate type '{agg_type}' is not in the spec")
-    definition = (agg.get("events") or {}).get(event_type)
-    if definition is None:
-        raise AppError("UNKNOWN_EVENT_TYPE",
-                       f"Event type '{event_type}' is not defined for '{agg_type}'")
-    return definition
-
-
-def _check_data(definition: dict, data, where: str) -> None:
-    problems = json_schema.problems(definition.get("schema") or {}, data)
-    if problems:
-        for p in problems:
-            p["path"] = f"{where}.data" + (f".{p['path']}" if p["path"] else "")
-        first = problems[0]
-        raise AppError("SCHEMA_VIOLATION", f"{first['path']}: {first['message']}",
-                       details=problems)
-
-
-def check_id(spec: dict | None, text, where: str) -> None:
-    """422 INVALID_ID unless `text` is an identifier (domain/identifiers.py)."""
-    from chalicelib.domain import identifiers
-    reason = identifiers.problem(text, spec)
-    if reason is not None:
-        raise AppError("INVALID_ID", f"{where}: {reason}",
-                       details=[{"path": where, "message": reason}])
-
-
-def _check_metadata(spec: dict, metadata: dict, where: str) -> None:
-    actor = metadata.get("actor")
-    check_id(spec, actor.get("id"), f"{where}.metadata.actor.id")
-    agents = spec.get("agent_types") or []
-    if actor["type"] not in agents:
-        raise AppError("SCHEMA_VIOLATION", f"{where}.metadata.actor.type: '{actor['type']}' is "
-                       f"not one of the spec's agent_types {agents}",
-                       details=[{"path": f"{where}.metadata.actor.type",
-                                 "message": f"must be one of {agents}"}])
-    target = metadata.get("target")
-    if target is not None:
-        check_id(spec, target.get("id"), f"{where}.metadata.target.id")
-        targets = spec.get("target_types") or []
-        if target.get("type") not in targets:
-            raise AppError("SCHEMA_VIOLATION", f"{where}.metadata.target.type: must be one of "
-                           f"the spec's target_types {targets}",
-                           details=[{"path": f"{where}.metadata.target.type",
-                                     "message": f"must be one of {targets}"}])
-
 
 # --- appending -------------------------------------------------------------------------
 
@@ -252,23 +169,6 @@ class Pending:
     event_type: str
     data: object
     metadata: dict
-
-
-def event_scope(agg_type: str, agg_id: str, event_type: str, data, metadata: dict,
-                timestamp: float) -> dict:
-    """What a handler or an implication reads of an event: $.data, $.metadata with the
-    event's `timestamp` (unix seconds, set here, never by the client), $.key
-    ("<type>:<id>") and $.type."""
-    return {"data": data, "metadata": {**(metadata or {}), "timestamp": int(timestamp)},
-            "key": f"{agg_type}:{agg_id}", "type": event_type}
-
-
-def _fold_event(state, definition: dict, agg_type: str, agg_id: str, event_type: str, data,
-                metadata: dict, timestamp: float) -> dict:
-    from chalicelib.domain import ticks
-    s = event_scope(agg_type, agg_id, event_type, data, metadata, timestamp)
-    return ticks.apply_handler(state, definition.get("handler") or [], s["data"],
-                               s["metadata"], s["key"], s["type"])
 
 
 def _implied(spec: dict, definition: dict, agg_type: str, agg_id: str, event_type: str, data,
@@ -302,14 +202,14 @@ def append(key, agg_type: str, agg_id: str, items: list[dict], expected_length: 
     scope = Scope(key.instance_id, key.environment)
     if len(items) > MAX_BATCH_EVENTS:
         raise AppError("BATCH_TOO_LARGE", f"At most {MAX_BATCH_EVENTS} events per request")
-    spec = _spec(scope)
+    spec = current_spec(scope.instance_id, scope.env)
     check_id(spec, agg_id, "agg_id")
     pending: list[Pending] = []
     for i, item in enumerate(items):
         where = f"events[{i}]" if len(items) > 1 else "$"
-        definition = _event_def(spec, agg_type, item["event_type"])
-        _check_data(definition, item.get("data"), where)
-        _check_metadata(spec, item["metadata"], where)
+        definition = event_definition(spec, agg_type, item["event_type"])
+        check_data(definition, item.get("data"), where)
+        check_metadata(spec, item["metadata"], where)
         pending.append(Pending(agg_type, agg_id, item["event_type"], item.get("data"),
                                item["metadata"]))
         # implications of implied events too: the spec validator refuses emit cycles
@@ -317,8 +217,8 @@ def append(key, agg_type: str, agg_id: str, items: list[dict], expected_length: 
                          item["metadata"], where)
         while queue:
             implied = queue.pop(0)
-            implied_def = _event_def(spec, implied.agg_type, implied.event_type)
-            _check_data(implied_def, implied.data, f"{where}.implied")
+            implied_def = event_definition(spec, implied.agg_type, implied.event_type)
+            check_data(implied_def, implied.data, f"{where}.implied")
             pending.append(implied)
             if len(pending) > MAX_TRANSACTION_ITEMS:
                 raise AppError("BATCH_TOO_LARGE", "The implications of this write exceed "
@@ -401,41 +301,27 @@ def _plan(spec, scope: Scope, heads: dict, pending: list[Pending], primary: str,
     for p in pending:
         stream = keys.stream_key(scope.instance_id, scope.env, p.agg_type, p.agg_id)
         head = heads[stream]
-        definition = _event_def(spec, p.agg_type, p.event_type)
-        try:
-            head.state = _fold_event(head.state, definition, p.agg_type, p.agg_id,
-                                     p.event_type, p.data, p.metadata, now)
-        except ticks.TickError as exc:
-            raise AppError("HANDLER_FAILED", f"handler of {p.agg_type}.{p.event_type}: {exc}")
+        definition = event_definition(spec, p.agg_type, p.event_type)
         event_bytes = len(ev.canonical(p.data)) + len(ev.canonical(p.metadata))
         if event_bytes > MAX_EVENT_BYTES:
             raise AppError("EVENT_TOO_LARGE", f"An event of {event_bytes} bytes exceeds the "
                            f"limit of {MAX_EVENT_BYTES}")
         size += event_bytes
-        content = ev.content_hash(p.event_type, p.data, p.metadata, now)
-        previous = bytes.fromhex(head.chain_head) if head.chain_head else None
-        chain = merkle.chain_hash(previous, content)
-        leaf = ev.leaf(p.agg_type, p.agg_id, head.length, content)
-        head.frontier, nodes = merkle.extend(head.frontier, leaf, head.length)
-        for level, index, value in nodes:
-            spot = merkle.tile_of(level, index)
-            if spot:
-                tiles.setdefault((stream, spot[0]), []).append(value.hex())
         if stream == primary and first_position is None:
             first_position = head.length
-        events_out.append(StoredEvent(stream=stream, position=head.length,
-                                      event_type=p.event_type, data=p.data,
-                                      metadata=p.metadata, created_at=now,
-                                      content_hash=content.hex(), chain_hash=chain.hex()))
+        try:
+            step = advance(head, definition, p.agg_type, p.agg_id, p.event_type, p.data,
+                           p.metadata, now)
+        except ticks.TickError as exc:
+            raise AppError("HANDLER_FAILED", f"handler of {p.agg_type}.{p.event_type}: {exc}")
+        for tile, hashes in step.tiles.items():
+            tiles.setdefault((stream, tile), []).extend(hashes)
+        events_out.append(step.event)
         type_key = f"{p.agg_type}.{p.event_type}"
         type_counts[type_key] = type_counts.get(type_key, 0) + 1
         if len(ev.canonical(head.state)) > MAX_STATE_BYTES:
             raise AppError("STATE_TOO_LARGE", f"The state of {p.agg_type}/{p.agg_id} would exceed "
                            f"{MAX_STATE_BYTES} bytes; its handler must keep it smaller")
-        head.length += 1
-        head.chain_head = chain.hex()
-        head.created_at = head.created_at or now
-        head.updated_at = now
     size += sum(len(ev.canonical(h.state)) for h in heads.values())
     if size > MAX_WRITE_BYTES:
         raise AppError("BATCH_TOO_LARGE", f"This write is {size} bytes; one atomic write holds "
@@ -576,32 +462,19 @@ def read(key, agg_type: str, agg_id: str, at: float | None = None) -> dict:
 
 
 def _state_at(key, agg_type, agg_id, stream, at: float) -> dict:
-    """Replay the events up to `at` with one fold (the state is copied once, not per event)."""
-    from chalicelib.domain import ticks
-    spec = _spec(Scope(key.instance_id, key.environment))
-    replay, positions, length, created, updated = [], [], 0, None, None
+    """Replay the events up to `at`."""
+    spec = current_spec(key.instance_id, key.environment)
+    until = []
     for event in StoredEvent.query(stream, consistent_read=True):
         if event.created_at > at:
             break
-        if event.tombstoned is None:
-            definition = _event_def(spec, agg_type, event.event_type)
-            s = event_scope(agg_type, agg_id, event.event_type, event.data, event.metadata,
-                            event.created_at)
-            replay.append((definition.get("handler") or [], s["data"], s["metadata"],
-                           s["key"], s["type"]))
-            positions.append(event.position)
-        length += 1
-        created = created or event.created_at
-        updated = event.created_at
-    if length == 0:
+        until.append(event)
+    if not until:
         raise AppError("AGGREGATE_NOT_FOUND", "The aggregate had no events at that time")
-    try:
-        state = ticks.fold(replay)
-    except ticks.TickError as exc:
-        where = positions[exc.event_index] if getattr(exc, "event_index", None) is not None else "?"
-        raise AppError("HANDLER_FAILED", f"replaying event {where}: {exc}")
+    state, length = replay(spec, agg_type, agg_id, until)
     return {"ok": True, "data": state,
-            "metadata": {"length": length, "created_at": created, "updated_at": updated}}
+            "metadata": {"length": length, "created_at": until[0].created_at,
+                         "updated_at": until[-1].created_at}}
 
 
 MAX_EVENTS_PAGE = 1000
