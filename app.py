@@ -1,7 +1,9 @@
-"""The Chalice app: middleware, every feature's blueprint and scheduled jobs. Nothing else."""
+"""The Chalice app: middleware, every feature's blueprint, scheduled jobs and the work
+queue's consumer. Nothing else."""
 from chalice import Chalice, ConvertToMiddleware, Rate
 
 from chalicelib import features
+from chalicelib.store import queues
 from chalicelib.core.observability import logger, tracer_middleware
 
 app = Chalice(app_name="adminplane")
@@ -24,6 +26,17 @@ def _scheduled(job):
 
 for job in features.JOBS.values():
     app.schedule(Rate(job.minutes, unit=Rate.MINUTES), name=job.handler_name)(_scheduled(job))
+
+
+@app.on_sqs_message(queue=queues.queue_name("work"), batch_size=1, name="work_queue")
+def work_queue(event):
+    """Each message is one task (chalicelib.features.TASKS). An exception returns the
+    message to the queue for another try; after queues.MAX_RECEIVES it goes to the
+    dead-letter queue."""
+    for record in event:
+        outcome = features.handle_message(record.body)
+        logger.info("work done", extra={"outcome": outcome,
+                                        "message_id": record.to_dict().get("messageId")})
 
 
 def __getattr__(name: str):

@@ -23,20 +23,51 @@ from chalicelib.platform.imports import api as imports_api
 from chalicelib.platform.instances import api as instances_api
 from chalicelib.platform.integrity import api as integrity_api
 from chalicelib.platform.keys import api as keys_api
+from chalicelib.platform.jobs import api as jobs_api
+from chalicelib.platform.jobs import jobs as jobs_jobs
 from chalicelib.platform.keys import jobs as keys_jobs
 from chalicelib.platform.specs import api as specs_api
 
 BLUEPRINTS = [module.bp for module in (
     meta, identity_api,
     instances_api, keys_api, specs_api, events_api, integrity_api, blobs_api, imports_api,
-    backups_api,
+    backups_api, jobs_api,
     devices_api, moderation_api, config_api, metrics_api, health_api,
 )]
 
 JOBS: dict[str, Job] = {job.name: job for module in (
-    keys_jobs, backups_jobs, health_jobs, devices_jobs, metrics_jobs,
+    keys_jobs, backups_jobs, health_jobs, devices_jobs, metrics_jobs, jobs_jobs,
 ) for job in module.JOBS}
+
+# what each kind of long job runs: fn(run: store.jobs.Run) -> "more" | result dict
+JOB_KINDS: dict = {}
+for _module in (backups_jobs,):
+    JOB_KINDS.update(getattr(_module, "KINDS", {}))
 
 
 def run(name: str) -> dict:
     return JOBS[name].run()
+
+
+def _run_job(message: dict) -> str:
+    from chalicelib.store import jobs
+    return jobs.run_slice(message["scope"], message["id"], JOB_KINDS)
+
+
+# what each task on the work queue (chalicelib/store/queues.py) does
+TASKS = {"job": _run_job, "backup": backups_jobs.run_requested}
+
+
+def handle_message(body: str) -> str:
+    """One message of the work queue, in AWS (app.work_queue) and under `make run`. A
+    message that is not a task we know is logged and dropped (retrying cannot help)."""
+    import json
+
+    from chalicelib.core.observability import logger
+    try:
+        message = json.loads(body)
+        task = TASKS[message["task"]]
+    except (ValueError, KeyError, TypeError):
+        logger.error("dropped a message that names no task", extra={"body": body[:500]})
+        return "dropped"
+    return task(message)

@@ -4,7 +4,8 @@ moto's server (`python -m local.moto_server`, a child process, so it can be paus
 stopped apart from the rest: its pid is printed) stands in for DynamoDB, S3 and Secrets
 Manager; every table, bucket and secret is created and the deployment bootstrapped;
 `chalice local` serves the routes in a child process; the scheduled functions run here
-at their rates. Ctrl-C stops it all.
+at their rates, and the work queue is consumed here (local/consumer.py) as Lambda would.
+Ctrl-C stops it all.
 
 Environment (defaults are printed at start):
   PORT (8000)              HTTP port of `chalice local` on 127.0.0.1
@@ -14,7 +15,8 @@ Environment (defaults are printed at start):
   LOCAL_DIR (.local)       where server.toml and the generated device key live
   SERVER_CONFIG_FILE       the admin list (default $LOCAL_DIR/server.toml); yours is kept,
                            the bootstrap device added to it when it holds only admins
-  TABLE_PREFIX, BUCKET_PREFIX (local-)  names of the embedded tables and buckets
+  TABLE_PREFIX, BUCKET_PREFIX, QUEUE_PREFIX (local-)
+                           names of the embedded tables, buckets and queues
   READY_TIMEOUT (60)       seconds to wait for `chalice local` to answer
 """
 from __future__ import annotations
@@ -141,6 +143,7 @@ def prepare_env(port: int, moto_port: int) -> dict:
     })
     # documented settings: what the caller set wins over the default
     for name, default in (("TABLE_PREFIX", "local-"), ("BUCKET_PREFIX", "local-"),
+                          ("QUEUE_PREFIX", "local-"),
                           ("SERVER_CONFIG_FILE", str(local_dir / "server.toml")),
                           ("POWERTOOLS_TRACE_DISABLED", "true")):
         env[name] = env.get(name) or default
@@ -338,6 +341,7 @@ def main() -> int:
     signal.signal(signal.SIGTERM, on_signal)
 
     moto = proc = scheduler = None
+    consumers: list = []
     code = 0
     try:
         prepared = prepare_env(port, moto_port)
@@ -367,6 +371,13 @@ def main() -> int:
         scheduler = threading.Thread(target=run_schedules, args=(stop,), name="schedules",
                                      daemon=True)
         scheduler.start()
+        from local import consumer
+        consumers = [threading.Thread(target=consumer.consume, args=(stop,),
+                                      kwargs={"log": lambda line: print(line, flush=True)},
+                                      name=f"queue-{n}", daemon=True)
+                     for n in range(consumer.CONSUMERS)]
+        for thread in consumers:
+            thread.start()
         print_howto(url, prepared, result.device_address)
 
         starting = False
@@ -403,6 +414,8 @@ def main() -> int:
         stop_chalice(proc)
         if scheduler is not None:
             scheduler.join(10)
+        for thread in consumers:
+            thread.join(10)
         stop_moto(moto)
         say("stopped")
     return code

@@ -23,6 +23,7 @@ from unittest import mock
 
 from chalicelib.core import settings
 from chalicelib.store.base import table_meta
+from chalicelib.store import queues
 from chalicelib.store.buckets import BUCKETS, bucket_name
 from chalicelib.store.secrets import SECRETS, secret_name
 from chalicelib.store.tables import TABLES
@@ -56,6 +57,8 @@ TABLE_ACTIONS = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
 INDEX_ACTIONS = ["dynamodb:Query", "dynamodb:Scan"]  # the only actions an index accepts
 # AbortMultipartUpload: boto3's managed transfer aborts a failed multipart upload.
 OBJECT_ACTIONS = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"]
+QUEUE_ACTIONS = ["sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage",
+                 "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"]
 SECRET_ACTIONS = ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret",
                   "secretsmanager:PutSecretValue"]
 
@@ -152,7 +155,9 @@ def names(stage: str) -> dict:
     with deployed_settings(stage):
         out = {"tables": {lg: (m, table_meta(lg).table_name) for lg, m in logical_tables},
                "buckets": {lg: bucket_name(lg) for lg in BUCKETS},
-               "secrets": {lg: secret_name(lg) for lg in SECRETS}}
+               "secrets": {lg: secret_name(lg) for lg in SECRETS},
+               "queues": {lg: (queues.queue_name(lg), queues.dead_letter_name(lg))
+                          for lg in queues.QUEUES}}
     assert len(out["tables"]) == len(TABLES), "two models declare the same table"
     return out
 
@@ -166,7 +171,25 @@ def template(stage: str) -> dict:
         resources["Bucket" + _camel(logical)] = bucket_resource(logical, name)
     for logical, name in n["secrets"].items():
         resources["Secret" + _camel(logical)] = secret_resource(logical, name)
+    for logical, (name, dead) in n["queues"].items():
+        resources.update(queue_resources(logical, name, dead))
     return {"Resources": resources}
+
+
+def queue_resources(logical: str, name: str, dead: str) -> dict:
+    """The queue and its dead-letter queue, with the redrive policy between them
+    (store/queues.py declares the same for the local stack)."""
+    main, dlq = "Queue" + _camel(logical), "Queue" + _camel(logical) + "Dead"
+    return {
+        dlq: {"Type": "AWS::SQS::Queue", "Properties": {
+            "QueueName": dead, "MessageRetentionPeriod": queues.DEAD_RETENTION_SECONDS,
+            "SqsManagedSseEnabled": True}},
+        main: {"Type": "AWS::SQS::Queue", "Properties": {
+            "QueueName": name, "VisibilityTimeout": queues.VISIBILITY_SECONDS,
+            "MessageRetentionPeriod": queues.RETENTION_SECONDS, "SqsManagedSseEnabled": True,
+            "RedrivePolicy": {"deadLetterTargetArn": {"Fn::GetAtt": [dlq, "Arn"]},
+                              "maxReceiveCount": queues.MAX_RECEIVES}}},
+    }
 
 
 def policy(stage: str) -> dict:
@@ -186,6 +209,9 @@ def policy(stage: str) -> dict:
         {"Sid": "BucketListing", "Action": ["s3:ListBucket"], "Resource": buckets},
         {"Sid": "Objects", "Action": OBJECT_ACTIONS, "Resource": [b + "/*" for b in buckets]},
         {"Sid": "Secrets", "Action": SECRET_ACTIONS, "Resource": secret_arns},
+        {"Sid": "Queues", "Action": QUEUE_ACTIONS,
+         "Resource": [f"arn:aws:sqs:*:*:{name}" for pair in n["queues"].values()
+                      for name in pair]},
         # Function names are chosen by CloudFormation at deploy, so any Lambda log group.
         {"Sid": "Logs", "Action": ["logs:CreateLogGroup", "logs:CreateLogStream",
                                    "logs:PutLogEvents"],

@@ -40,7 +40,7 @@ def free_port(taken: tuple[int, ...] = ()) -> int:
 
 def runner_env(port: int, moto_port: int, local_dir: Path, **extra: str) -> dict:
     env = dict(os.environ)
-    for name in ("SERVER_CONFIG_FILE", "TABLE_PREFIX", "BUCKET_PREFIX"):  # this process's
+    for name in ("SERVER_CONFIG_FILE", "TABLE_PREFIX", "BUCKET_PREFIX", "QUEUE_PREFIX"):  # this process's
         env.pop(name, None)
     env.update({
         "PORT": str(port),

@@ -12,6 +12,7 @@ os.environ.update({
     "AWS_SESSION_TOKEN": "testing",
     "TABLE_PREFIX": "test-",
     "BUCKET_PREFIX": "test-",
+    "QUEUE_PREFIX": "test-",
     "SERVER_NAME": "chat.example.com",
     "SERVER_CONFIG_FILE": os.path.join(_tmp, "server.toml"),
     "PASSWORD_HASH_PROFILE": "fast",

@@ -158,6 +158,15 @@ def _empty_all() -> None:
     for logical in BUCKETS:
         for obj in s3.list_objects_v2(Bucket=bucket_name(logical)).get("Contents", []):
             s3.delete_object(Bucket=bucket_name(logical), Key=obj["Key"])
+    from chalicelib.store import queues
+    sqs = aws.client("sqs")   # PurgeQueue is allowed once a minute: receive and delete
+    for name in [queues.queue_name(q) for q in queues.QUEUES] + [
+            queues.dead_letter_name(q) for q in queues.QUEUES]:
+        url = queues.queue_url(name)
+        while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10,
+                                           VisibilityTimeout=0).get("Messages", []):
+            for message in batch:
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
 
 
 @contextlib.contextmanager

@@ -68,6 +68,19 @@ _KINDS = [
     ErrorKind("BLOB_NOT_FOUND", 4049, 404, "No blob with that name in this environment"),
     ErrorKind("BACKUP_NOT_FOUND", 4140, 404, "No backup with that id in this environment"),
     ErrorKind("BACKUP_RUNNING", 4141, 409, "The backup is running; delete it once it ends"),
+    ErrorKind("CHECKPOINT_NOT_FOUND", 4150, 404, "No checkpoint with that id in this environment"),
+    ErrorKind("CHECKPOINT_BEYOND_STREAM", 4151, 422,
+              "The length asked for is beyond the aggregate's stream"),
+    ErrorKind("CHECKPOINT_HANDLERS_CHANGED", 4152, 409,
+              "The checkpoint was folded by handlers the spec in force no longer has"),
+    ErrorKind("CHECKPOINT_STALE", 4153, 409,
+              "The checkpoint no longer matches the aggregate's stored events"),
+    ErrorKind("ROOT_CHECKPOINT_NOT_FOUND", 4154, 404,
+              "No root checkpoint with that id in this environment"),
+    ErrorKind("ROOT_CHECKPOINT_RUNNING", 4155, 409,
+              "The root checkpoint is being written; delete it once it ends"),
+    ErrorKind("JOB_NOT_FOUND", 4160, 404, "No job with that id in this environment"),
+    ErrorKind("JOB_FAILED", 4161, 422, "The job could not do its work"),
 ]
 
 KINDS: dict[str, ErrorKind] = {k.name: k for k in _KINDS}

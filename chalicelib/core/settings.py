@@ -15,6 +15,7 @@ class Settings:
         env = os.environ
         self.table_prefix = env.get("TABLE_PREFIX", "adminplane-dev-")
         self.bucket_prefix = env.get("BUCKET_PREFIX", "adminplane-dev-")
+        self.queue_prefix = env.get("QUEUE_PREFIX", "adminplane-dev-")
         self.region = env.get("AWS_DEFAULT_REGION") or env.get("AWS_REGION") or "us-east-1"
         self.endpoint_url = env.get("AWS_ENDPOINT_URL") or None
         self.signing_secret_name = env.get("SIGNING_KEY_SECRET", "adminplane/dev/jwt-signing-key")

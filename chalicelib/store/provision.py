@@ -1,4 +1,4 @@
-"""Create every table and bucket from their declarations (local stack and tests).
+"""Create every table, bucket and queue from their declarations (local stack and tests).
 
 In AWS the same declarations become CloudFormation (scripts/gen_infra.py)."""
 from __future__ import annotations
@@ -20,3 +20,5 @@ def provision() -> None:
             extra = {} if s3.meta.region_name == "us-east-1" else {
                 "CreateBucketConfiguration": {"LocationConstraint": s3.meta.region_name}}
             s3.create_bucket(Bucket=name, **extra)
+    from chalicelib.store import queues
+    queues.create_all()

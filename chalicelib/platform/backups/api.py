@@ -1,7 +1,7 @@
 """Seed 000's backups on the ops surface, and an instance's backup settings.
 
 POST answers 202 {job_id, status_url, backup}, the shape of every long job: the
-scheduled job `backups` (every 5 minutes) runs the backup; status_url serves the record.
+work queue starts the backup within seconds (the scheduled job `backups`, every 5 minutes, is the sweeper); status_url serves the record.
 The lifecycle, retention and offsite choices are in service.py beside this module."""
 from __future__ import annotations
 

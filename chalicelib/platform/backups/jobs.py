@@ -11,4 +11,9 @@ def run_backups() -> dict:
     return backups.run_pending()
 
 
+def run_requested(message: dict) -> str:
+    """The work queue's "backup" task: a backup just requested."""
+    return backups.run_requested(message["scope"], message["id"])
+
+
 JOBS = [Job("backups", 5, run_backups)]

@@ -1,8 +1,8 @@
 """Seed 000's backups: an instance environment's events as JSON Lines (the export's own
 lines, store/event_log.py) in the "backups" bucket at `<instance>/<env>/<backup_id>.jsonl`.
 
-Lifecycle: a request stores a "pending" record; the scheduled job (jobs/backups.py)
-claims it with a conditional update pending -> running, streams the export page by page
+Lifecycle: a request stores a "pending" record and queues it (chalicelib/store/queues.py);
+the queue's consumer, or else the scheduled job (jobs.py, every 5 minutes), claims it with a conditional update pending -> running, streams the export page by page
 into S3 (a multipart upload of >= 8 MiB parts, so memory holds about one part), and
 records "completed" with events, size, sha256 and completed_at, or "failed" with the
 reason. Choices:
@@ -103,6 +103,7 @@ def request_job(act: audit.Act, instance_id: str, env: str) -> tuple[dict, audit
     item = _new(instance_id, env, act.actor.subject)
     note = audit.Note(f"{instance_id}/{env}/{item.id}", {"backup_id": item.id})
     act.commit(note, lambda tx: tx.save(item, condition=Backup.id.does_not_exist()))
+    _enqueue(item)
     return {"job_id": item.id, "status_url": status_url(instance_id, env, item.id),
             "backup": describe(item)}, note
 
@@ -111,7 +112,35 @@ def request(instance_id: str, env: str, requested_by: str) -> Backup:
     """The scheduler's request of an automatic backup."""
     item = _new(instance_id, env, requested_by)
     item.save(Backup.id.does_not_exist())
+    _enqueue(item)
     return item
+
+
+def _enqueue(item: Backup) -> None:
+    """Start the backup within seconds (the work queue's consumer runs it); if the queue
+    cannot be reached, the scheduled job takes it at its next run."""
+    from chalicelib.core.observability import logger
+    from chalicelib.store import queues
+    try:
+        queues.send("work", {"task": "backup", "scope": item.scope, "id": item.id})
+    except Exception:  # noqa: BLE001 - the scheduled job is the sweeper
+        logger.exception("could not queue a backup", extra={"backup_id": item.id})
+
+
+def run_requested(scope: str, backup_id: str) -> str:
+    """The work queue's task: run this backup if it is still pending (a claim makes a
+    second delivery, or the scheduled job, do nothing)."""
+    try:
+        item = Backup.get(scope, backup_id, consistent_read=True)
+    except Backup.DoesNotExist:
+        return "skipped"
+    now = clock.now()
+    if item.status != "pending" or not claim(item, now):
+        return "skipped"
+    item.refresh(consistent_read=True)
+    status = run_one(item)
+    prune(item.instance_id, item.environment)
+    return status
 
 
 def _new(instance_id: str, env: str, requested_by: str) -> Backup:

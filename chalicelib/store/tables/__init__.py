@@ -18,14 +18,18 @@ from chalicelib.store.tables.identity import (
     RateCounter,
     Session,
 )
+from chalicelib.store.tables.jobs import Job
 from chalicelib.store.tables.platform import (
     ApiKey,
     ApiKeyId,
     Backup,
     BackupSetting,
+    Checkpoint,
     IdempotencyRecord,
     Instance,
     MerkleTile,
+    RootCheckpoint,
+    RootCheckpointSetting,
     SpecVersion,
     StoredEvent,
     StreamHead,
@@ -34,4 +38,5 @@ from chalicelib.store.tables.platform import (
 
 TABLES = [Operator, Session, Challenge, Device, Instance, ApiKey, ApiKeyId, AuditEntry, ErrorRecord, MetaItem,
           FederationPeer, Counter, MetricBucket, RateCounter, Alert, SpecVersion, StreamHead,
-          StoredEvent, MerkleTile, IdempotencyRecord, StreamTypeCounter, Backup, BackupSetting]
+          StoredEvent, MerkleTile, IdempotencyRecord, StreamTypeCounter, Backup, BackupSetting,
+          Job, Checkpoint, RootCheckpoint, RootCheckpointSetting]

@@ -1,0 +1,86 @@
+"""Every SQS queue, declared once, and sending to them.
+
+One queue, "work", carries everything that must start within seconds: a requested job
+(an import, a restore, a root checkpoint, a backup), the next slice of a long job, and
+later deliveries and timeouts that need `DelaySeconds`. Its messages are JSON objects
+`{"task": <name>, ...}`; chalicelib.features routes each task to the function that does
+it. The Chalice function `work_queue` (app.py) consumes the queue in AWS; `make run`
+polls it and calls the same function (local/run.py), as Lambda would.
+
+A message the consumer fails on comes back after the visibility timeout and, after
+MAX_RECEIVES receipts, moves to the queue's dead-letter queue ("<name>-dead"), kept 14
+days. Every task is idempotent (its record is claimed with a conditional write), so a
+message delivered twice does the work once."""
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+
+from chalicelib.core import settings
+
+# logical name -> what it carries
+QUEUES = {
+    "work": "jobs to start or continue, and other work due within seconds",
+}
+DEAD_LETTER_SUFFIX = "-dead"
+MAX_RECEIVES = 5
+# Lambda requires a queue's visibility timeout of at least its consumer's timeout.
+CONSUMER_TIMEOUT_SECONDS = 900
+VISIBILITY_SECONDS = CONSUMER_TIMEOUT_SECONDS + 60
+RETENTION_SECONDS = 4 * 24 * 3600
+DEAD_RETENTION_SECONDS = 14 * 24 * 3600
+MAX_DELAY_SECONDS = 900                 # SQS's limit on DelaySeconds
+
+
+def queue_name(logical: str) -> str:
+    if logical not in QUEUES:
+        raise KeyError(logical)
+    return settings.get().queue_prefix + logical
+
+
+def dead_letter_name(logical: str) -> str:
+    return queue_name(logical) + DEAD_LETTER_SUFFIX
+
+
+@lru_cache(maxsize=None)
+def queue_url(name: str) -> str:
+    from chalicelib.store import aws
+    return aws.client("sqs").get_queue_url(QueueName=name)["QueueUrl"]
+
+
+def send(logical: str, message: dict, delay_seconds: int = 0) -> None:
+    """Put one message on a queue, visible after `delay_seconds` (at most 15 minutes)."""
+    from chalicelib.store import aws
+    aws.client("sqs").send_message(
+        QueueUrl=queue_url(queue_name(logical)),
+        MessageBody=json.dumps(message, separators=(",", ":")),
+        DelaySeconds=max(0, min(int(delay_seconds), MAX_DELAY_SECONDS)))
+
+
+def create_all() -> None:
+    """Each queue with its dead-letter queue and redrive policy (local stack and tests;
+    in AWS, scripts/gen_infra.py declares the same)."""
+    from chalicelib.store import aws
+    sqs = aws.client("sqs")
+    for logical in QUEUES:
+        dead_url = sqs.create_queue(QueueName=dead_letter_name(logical), Attributes={
+            "MessageRetentionPeriod": str(DEAD_RETENTION_SECONDS)})["QueueUrl"]
+        dead_arn = sqs.get_queue_attributes(QueueUrl=dead_url, AttributeNames=["QueueArn"])[
+            "Attributes"]["QueueArn"]
+        sqs.create_queue(QueueName=queue_name(logical), Attributes={
+            "VisibilityTimeout": str(VISIBILITY_SECONDS),
+            "MessageRetentionPeriod": str(RETENTION_SECONDS),
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dead_arn,
+                                         "maxReceiveCount": str(MAX_RECEIVES)})})
+
+
+def reset() -> None:
+    queue_url.cache_clear()
+
+
+def _register() -> None:
+    from chalicelib.core import caches
+    caches.register("queue_urls", reset)
+
+
+_register()
