@@ -8,6 +8,7 @@ BUCKETS = {
     "blobs": "binary blobs of instances (WASM modules, config files)",
     "backups": "event-store backups and root checkpoints",
     "exports": "audit and event exports too large for one response",
+    "uploads": "files to load (JSON Lines), uploaded for data-loading jobs",
 }
 
 

@@ -238,8 +238,9 @@ def run_slice(scope: str, job_id: str, kinds: dict, slice_seconds: float | None 
         outcome = handler(run)
     except LeaseLost:
         return "skipped"
-    except AppError as exc:
-        _finish(job, owner, "failed", error=exc.message, progress=run.progress_now)
+    except AppError as exc:   # its `extra` (e.g. the lines refused) becomes the result
+        _finish(job, owner, "failed", error=exc.message, progress=run.progress_now,
+                result=exc.extra or None)
         return "failed"
     except Exception as exc:
         logger.exception("job slice crashed", extra={"job_id": job.id, "kind": job.kind})

@@ -20,6 +20,7 @@ from chalicelib.http.schemas import (
 )
 from chalicelib.http.surfaces import OPS, where
 from chalicelib.platform.backups import service as backups
+from chalicelib.platform.jobs.api import JOB_ACCEPTED
 from chalicelib.store.instances import load_instance
 
 bp = Blueprint(__name__)
@@ -82,6 +83,32 @@ def get_backup(ctx, **params):
 def delete_backup(ctx, **params):
     instance_id, env = where(ctx, params)
     return backups.delete(instance_id, env, params["backup_id"])
+
+
+RESTORE_BODY = {
+    "type": "object", "required": ["target_environment"],
+    "properties": {
+        "target_environment": ENVIRONMENT,
+        "replace": {"type": "boolean", "default": False,
+                    "description": "delete the target's events first (staging and test "
+                                   "only); without it the target must hold no events"},
+    },
+    "additionalProperties": False,
+}
+
+
+@route(bp, OPS + "/backups/{backup_id}/restore", "POST",
+       summary="Restore a backup into an environment (runs as a job): an empty one, or "
+               "staging/test with replace",
+       permission="manage_ops", body=RESTORE_BODY, response=JOB_ACCEPTED, status=202,
+       audit="backup_restore_requested", tags=TAGS,
+       errors=("BACKUP_NOT_FOUND", "BACKUP_NOT_COMPLETED", "RESTORE_NOT_ALLOWED",
+               "SPEC_NOT_FOUND"))
+def restore_backup(ctx, **params):
+    instance_id, env = where(ctx, params)
+    return backups.request_restore(ctx.act, instance_id, env, params["backup_id"],
+                                   ctx.body["target_environment"],
+                                   bool(ctx.body.get("replace", False)))
 
 
 @route(bp, "/api/instances/{instance_id}/backup_settings", "GET",

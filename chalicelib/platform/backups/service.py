@@ -181,6 +181,54 @@ def delete(instance_id: str, env: str, backup_id: str) -> tuple[dict, audit.Note
                        {"backup_id": item.id, "s3_key": item.s3_key}))
 
 
+def request_restore(act: audit.Act, instance_id: str, env: str, backup_id: str, target: str,
+                    replace: bool) -> tuple[dict, audit.Note]:
+    """A job that loads the backup's file into `target` with the events' own positions,
+    timestamps and hashes (the imports feature runs it), so the target's export equals
+    the backup line for line. The target must hold no events, unless `replace` (staging
+    and test only) clears it first. A target without a spec gets the source
+    environment's spec in force, in the same transaction as the job."""
+    from chalicelib.store import jobs, specs
+    from chalicelib.store.tables import Job, SpecVersion
+    item = get(instance_id, env, backup_id)
+    if item.status != "completed":
+        raise AppError("BACKUP_NOT_COMPLETED")
+    if replace and target == "prod":
+        raise AppError("RESTORE_NOT_ALLOWED", "replace is refused in prod: restore into an "
+                       "empty environment, or into staging or test with replace")
+    if not replace and specs.stored_types(instance_id, target):
+        raise AppError("RESTORE_NOT_ALLOWED", f"The {target} environment holds events: "
+                       "restore into an empty environment, or pass replace (staging, test)")
+    copy = None
+    if specs.latest(instance_id, target) is None:
+        source = specs.latest(instance_id, env)
+        if source is None:
+            raise AppError("SPEC_NOT_FOUND", "Neither the backup's environment nor the target "
+                           "has a spec to validate the events with")
+        copy = SpecVersion(scope=_scope(instance_id, target), version=1, spec=source.spec,
+                           deployed_at=clock.now_int(), deployed_by=act.actor.subject)
+    job = jobs.new(instance_id, target, "restore_backup",
+                   {"source": {"bucket": _bucket(), "key": item.s3_key}, "backup_id": item.id,
+                    "source_environment": env, "replace": replace}, act.actor.subject,
+                   total=int(item.events or 0))
+    note = audit.Note(f"{instance_id}/{target}/{job.id}",
+                      {"job_id": job.id, "backup_id": item.id, "source_environment": env,
+                       "target_environment": target, "replace": replace,
+                       "spec_copied": copy is not None})
+
+    def write(tx) -> None:
+        tx.save(job, condition=Job.id.does_not_exist())
+        if copy is not None:
+            tx.save(copy, condition=SpecVersion.version.does_not_exist())
+    if not act.commit(note, write):
+        raise AppError("RESTORE_NOT_ALLOWED", "The target environment changed meanwhile; "
+                       "try again")
+    if copy is not None:
+        specs.forget(instance_id, target)
+    jobs.enqueue(job)
+    return jobs.accepted(job), note
+
+
 # --- settings --------------------------------------------------------------------------
 
 def _setting(instance_id: str) -> BackupSetting | None:
