@@ -20,7 +20,7 @@ def _queue():
     return aws.client("sqs"), queues.queue_url(queues.queue_name("work"))
 
 
-def poll_once(wait_seconds: int = 1, log=None) -> int:
+def poll_once(wait_seconds: int = 0, log=None) -> int:
     """Receive and handle at most one message; how many were handled (0 or 1)."""
     from chalicelib import features
     sqs, url = _queue()
@@ -47,10 +47,16 @@ def poll_once(wait_seconds: int = 1, log=None) -> int:
     return handled
 
 
+POLL_SECONDS = 0.25
+
+
 def consume(stop: threading.Event, log=None) -> None:
+    """Short polls, a pause between empty ones: the embedded AWS serves one request at a
+    time, so a long poll (WaitTimeSeconds) would hold every other request back."""
     while not stop.is_set():
         try:
-            poll_once(wait_seconds=1, log=log)
+            if not poll_once(wait_seconds=0, log=log):
+                stop.wait(POLL_SECONDS)
         except Exception as exc:  # noqa: BLE001 - the embedded AWS may be stopping
             if log and not stop.is_set():
                 log(f"[queue] receive failed: {type(exc).__name__}: {exc}")

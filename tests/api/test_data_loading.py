@@ -247,3 +247,36 @@ def test_events_go_in_batches_of_25(world):
     assert "PutItem" not in names
     assert names.count("BatchWriteItem") == (len(lines) + 24) // 25
     assert answer.status == 202
+
+
+def test_an_append_waits_for_the_load_holding_its_stream(world, monkeypatch):
+    """The load writes a chunk's events outside a transaction while it holds the streams:
+    an append to one of them in that moment is refused (and retried by the client), and
+    never lands between the load's events."""
+    from chalicelib.platform.events import service as event_store
+    w = world
+    clear_test_env(w)
+    key = w.stack.call("POST", f"/api/instances/{w.inst}/keys", w.token,
+                       body={"name": "t", "scope": "write", "environment": "test"}).json["key"]
+    monkeypatch.setattr(event_store, "RETRY_BUDGET_SECONDS", 0.2)
+    lines = [json.loads(t) for t in export_text(w, "prod").splitlines()
+             if json.loads(t)["aggregate_id"] == "0RDER0003"]
+    real = loader._batch_put
+    during = {}
+
+    def append_meanwhile(events):
+        during["answer"] = w.stack.call(
+            "POST", "/data/order/0RDER0003/item_added", headers={"Authorization": f"Bearer {key}"},
+            body={"data": {"sku": "LIVE", "qty": 1}, "metadata": ACTOR})
+        return real(events)
+    monkeypatch.setattr(loader, "_batch_put", append_meanwhile)
+    job = job_of(w, ops(w, "test", "import", {"events": lines}))
+    assert job["status"] == "completed"
+    assert during["answer"].status == 503
+    after = w.stack.call("POST", "/data/order/0RDER0003/item_added",
+                         headers={"Authorization": f"Bearer {key}"},
+                         body={"data": {"sku": "LIVE", "qty": 1}, "metadata": ACTOR})
+    assert after.status == 201 and after.json["stream_id"] == f"order/0RDER0003@{len(lines)}"
+    chain = w.stack.node("GET", f"/internal/instances/{w.inst}/test/audit/verify-chain/"
+                                "order/0RDER0003").json
+    assert chain["valid"] is True
