@@ -52,22 +52,29 @@ def status_url(instance_id: str, env: str, job_id: str) -> str:
     return f"/api/instances/{instance_id}/ops/{env}/jobs/{job_id}"
 
 
-def describe(job: Job) -> dict:
-    progress = dict(job.progress or {})
+def progress_view(progress: dict | None, started_at: float | None,
+                  until: float | None) -> dict:
+    """A job's progress as status routes show it: done of total, bytes, percent, and the
+    rate since it started (`until`: when it ended, or its last update)."""
+    progress = dict(progress or {})
     done, total = progress.get("done", 0), progress.get("total")
-    elapsed = ((job.completed_at or job.updated_at or clock.now()) - job.started_at
-               if job.started_at else None)
+    elapsed = (until or clock.now()) - started_at if started_at else None
+    return {"done": int(done), "total": None if total is None else int(total),
+            "bytes": int(progress.get("bytes", 0)),
+            "percent": round(100.0 * done / total, 1) if total else None,
+            "rate_per_second": (round(done / elapsed, 1) if elapsed and elapsed > 0
+                                else None)}
+
+
+def describe(job: Job) -> dict:
     return {"id": job.id, "kind": job.kind, "instance_id": job.instance_id,
             "environment": job.environment, "status": job.status,
             "requested_at": clock.iso(job.requested_at), "requested_by": job.requested_by,
             "started_at": clock.iso(job.started_at), "updated_at": clock.iso(job.updated_at),
             "completed_at": clock.iso(job.completed_at),
             "params": job.params or {},
-            "progress": {"done": int(done), "total": None if total is None else int(total),
-                         "bytes": int(progress.get("bytes", 0)),
-                         "percent": (round(100.0 * done / total, 1) if total else None),
-                         "rate_per_second": (round(done / elapsed, 1)
-                                             if elapsed and elapsed > 0 else None)},
+            "progress": progress_view(job.progress, job.started_at,
+                                      job.completed_at or job.updated_at),
             "result": job.result, "error": job.error,
             "status_url": status_url(job.instance_id, job.environment, job.id)}
 

@@ -14,7 +14,7 @@ from tests.api.test_export import World
 
 FIELDS = {"id", "instance_id", "environment", "status", "requested_at", "requested_by",
           "started_at", "completed_at", "events", "size", "sha256", "s3_key",
-          "offsite_status", "error"}
+          "offsite_status", "error", "progress"}
 
 
 @pytest.fixture

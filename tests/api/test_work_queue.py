@@ -88,6 +88,8 @@ def test_requested_backup_starts_from_the_queue_not_the_schedule(world):
     assert consumer.drain() == 1      # no scheduled job ran: the queue alone did it
     record = w.stack.call("GET", answer.json["status_url"], w.token).json
     assert record["status"] == "completed" and record["events"] == 2  # + the implied one
+    assert record["progress"]["done"] == 2 and record["progress"]["percent"] == 100.0
+    assert record["progress"]["bytes"] == record["size"]
     assert consumer.drain() == 0
 
 

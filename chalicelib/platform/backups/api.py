@@ -20,7 +20,7 @@ from chalicelib.http.schemas import (
 )
 from chalicelib.http.surfaces import OPS, where
 from chalicelib.platform.backups import service as backups
-from chalicelib.platform.jobs.api import JOB_ACCEPTED
+from chalicelib.platform.jobs.api import JOB_ACCEPTED, JOB_ANSWER
 from chalicelib.store.instances import load_instance
 
 bp = Blueprint(__name__)
@@ -39,6 +39,7 @@ BACKUP_ANSWER = obj({
     "s3_key": STRING,
     "offsite_status": nullable({"type": "string", "enum": ["completed", "failed"]}),
     "error": nullable({**STRING, "description": "why the backup failed"}),
+    "progress": JOB_ANSWER["properties"]["progress"],
 })
 BACKUP_JOB_ANSWER = obj({"job_id": STRING, "status_url": STRING, "backup": BACKUP_ANSWER})
 BACKUP_LIST_ANSWER = obj({"backups": array(BACKUP_ANSWER)})

@@ -27,11 +27,12 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 
 from chalicelib.core import clock
 from chalicelib.core.errors import AppError
 from chalicelib.identity import audit
-from chalicelib.store import aws
+from chalicelib.store import aws, jobs
 from chalicelib.store import event_log as export
 from chalicelib.store.buckets import bucket_name
 from chalicelib.store.conditions import delete_if, update_if
@@ -41,6 +42,7 @@ from chalicelib.store.tables import Backup, BackupSetting
 STALE_AFTER = 15 * 60
 MAX_ATTEMPTS = 2
 PART_BYTES = 8 * 1024 * 1024        # S3 parts must be >= 5 MiB except the last
+PROGRESS_EVERY_SECONDS = 2.0
 DEFAULTS = {"enabled": False, "interval_hours": 24, "retain": 7, "offsite": None}
 BUCKET_NAME = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
 
@@ -88,7 +90,11 @@ def describe(b: Backup) -> dict:
             "completed_at": clock.iso(b.completed_at),
             "events": int(b.events) if b.events is not None else None,
             "size": int(b.size) if b.size is not None else None, "sha256": b.sha256,
-            "s3_key": b.s3_key, "offsite_status": b.offsite_status, "error": b.error}
+            "s3_key": b.s3_key, "offsite_status": b.offsite_status, "error": b.error,
+            "progress": jobs.progress_view(
+                {"done": b.events, "total": b.events, "bytes": b.size}
+                if b.status == "completed" else b.progress,
+                b.started_at, b.completed_at)}
 
 
 # --- requests and reads ----------------------------------------------------------------
@@ -288,6 +294,7 @@ def _write(item: Backup) -> tuple[int, int, str]:
     """Stream the export into S3; (events, size, sha256)."""
     s3, bucket = _s3(), _bucket()
     digest, size, events = hashlib.sha256(), 0, 0
+    reported = time.monotonic()
     buffer, parts, upload_id = bytearray(), [], None
     try:
         cursor = None
@@ -312,6 +319,9 @@ def _write(item: Backup) -> tuple[int, int, str]:
             cursor = page.next_cursor
             if not cursor:
                 break
+            if time.monotonic() - reported >= PROGRESS_EVERY_SECONDS:
+                item.update(actions=[Backup.progress.set({"done": events, "bytes": size})])
+                reported = time.monotonic()
         if upload_id is None:
             s3.put_object(Bucket=bucket, Key=item.s3_key, Body=bytes(buffer),
                           ContentType="application/x-ndjson",

@@ -90,7 +90,8 @@ def export_events(ctx, **params):
 
 @on_every_surface(bp, "POST", "/inject", None, permission="load_data", body=INJECT_BODY,
                   response=INJECT_ANSWER, status=201, statuses=(202,), audit="events_injected",
-                  errors=LOAD_ERRORS + ("INJECT_NOT_ALLOWED", "SCHEMA_VIOLATION"),
+                  errors=LOAD_ERRORS + ("INJECT_NOT_ALLOWED", "SCHEMA_VIOLATION",
+                                        "HANDLER_FAILED"),
                   summary="Inject test data (staging and test only): validated like any "
                           "write, appended now; 202 with the job if it takes longer")
 def inject(ctx, **params):

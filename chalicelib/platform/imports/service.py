@@ -152,7 +152,7 @@ def inject(act, instance_id: str, env: str, events: list, kinds: dict, ctx_statu
         return jobs.accepted(jobs.get(instance_id, env, job.id)), note
     done = jobs.get(instance_id, env, job.id)
     if done.status == "failed":
-        raise AppError("VALIDATION_ERROR", done.error or "the events could not be written")
+        raise AppError("HANDLER_FAILED", done.error or "the events could not be written")
     result = done.result or {}
     return {"ok": True, "count": result.get("applied", 0), "streams": result.get("streams", 0),
             "job_id": job.id}, note
