@@ -280,3 +280,39 @@ def test_an_append_waits_for_the_load_holding_its_stream(world, monkeypatch):
     chain = w.stack.node("GET", f"/internal/instances/{w.inst}/test/audit/verify-chain/"
                                 "order/0RDER0003").json
     assert chain["valid"] is True
+
+
+def test_documented_refusals_of_the_load_routes(world):
+    w = world
+    line = {"aggregate_type": "order", "aggregate_id": "0RDER0100", "event_type": "created",
+            "data": {"customer": "C00000100", "total": 3}, "metadata": ACTOR}
+    # test has no spec: nothing can be validated, so nothing is loaded
+    for tail in ("import", "cold_start", "inject"):
+        answer = ops(w, "test", tail, {"events": [line]})
+        assert answer.status == 404 and answer.json["error"] == "SPEC_NOT_FOUND", tail
+    assert ops(w, "test", "import_jsonl/uploads").json["error"] == "SPEC_NOT_FOUND"
+    # bodies that are not loads at all
+    assert ops(w, "staging", "import", {"events": []}).status == 400
+    assert ops(w, "staging", "import", {"rows": [line]}).status == 400
+    assert ops(w, "staging", "import_jsonl", raw=b"  \n").status == 400
+    empty_json = ops(w, "staging", "import_jsonl", raw=b"", content_type="application/json")
+    assert empty_json.status == 400
+    assert ops(w, "staging", "import_jsonl", {"upload_id": "nope"}).status == 400
+    assert ops(w, "staging", "inject", {"events": [{"aggregate_type": "order"}]}).status == 400
+    listing = w.stack.call("GET", f"/api/instances/{w.inst}/ops/staging/jobs?cursor=zzz",
+                           w.token)
+    assert listing.status == 400
+    # nothing above started a job
+    assert w.stack.call("GET", f"/api/instances/{w.inst}/ops/staging/jobs",
+                        w.token).json["jobs"] == []
+
+
+def test_only_a_completed_backup_restores(world):
+    w = world
+    backup = w.stack.call("POST", f"/api/instances/{w.inst}/ops/prod/backups", w.token)
+    pending = ops(w, "prod", f"backups/{backup.json['job_id']}/restore",
+                  {"target_environment": "test"})
+    assert pending.status == 409 and pending.json["error"] == "BACKUP_NOT_COMPLETED"
+    bad = ops(w, "prod", f"backups/{backup.json['job_id']}/restore",
+              {"target_environment": "qa"})
+    assert bad.status == 400
