@@ -39,6 +39,9 @@ class RouteSpec:
     # names its own error kind). A schema: that laxer one is checked first, and the handler
     # checks the rest, so that every problem of a body is listed at once.
     validate_body: bool | dict = True
+    # the body may also come as JSON Lines (application/x-ndjson): the handler reads the
+    # raw body then, and the document lists both media types
+    accepts_json_lines: bool = False
 
     @property
     def mutating(self) -> bool:

@@ -62,8 +62,12 @@ def _operation(spec: RouteSpec) -> dict:
     if params:
         op["parameters"] = params
     if spec.body is not None:
-        op["requestBody"] = {"required": spec.body_required,
-                             "content": {"application/json": {"schema": spec.body}}}
+        content = {"application/json": {"schema": spec.body}}
+        if spec.accepts_json_lines:
+            content["application/x-ndjson"] = {"schema": {
+                "type": "string", "pattern": r"\S",
+                "description": "JSON Lines: one event (an export line) per line"}}
+        op["requestBody"] = {"required": spec.body_required, "content": content}
     if spec.auth == "public":
         op["security"] = []
     else:

@@ -73,6 +73,8 @@ def body(spec: RouteSpec, request):
     if spec.body is None:
         return None
     raw = request.raw_body or b""
+    if spec.accepts_json_lines and media_type(request) == "application/x-ndjson":
+        return None        # the handler reads the lines from the raw body
     if not raw.strip():
         if spec.body_required:
             raise invalid("", "body is required", "A JSON body is required")
@@ -82,6 +84,10 @@ def body(spec: RouteSpec, request):
     if spec.validate_body:
         validate(spec.body if spec.validate_body is True else spec.validate_body, data)
     return data
+
+
+def media_type(request) -> str:
+    return ((request.headers or {}).get("content-type") or "").split(";")[0].strip().lower()
 
 
 def parse_json(raw: bytes | str):

@@ -12,7 +12,7 @@ from chalice import Response
 from chalice import Blueprint
 
 from chalicelib.core.errors import AppError, invalid
-from chalicelib.http.requests import parse_json
+from chalicelib.http.requests import media_type
 from chalicelib.http.routing import route
 from chalicelib.http.schemas import COUNT, ISO_TIME, STRING, obj
 from chalicelib.http.surfaces import INTERNAL, on_every_surface, where
@@ -65,6 +65,9 @@ UPLOAD_BODY = {
     "properties": {"upload_id": {"type": "string", "pattern": "^up_[0-9]{13}[0-9a-f]{16}$"}},
     "additionalProperties": False,
 }
+EVENTS_OR_UPLOAD = {"oneOf": [EVENTS_BODY, UPLOAD_BODY],
+                    "description": "{\"events\": [...]}, or {\"upload_id\"} of a presigned "
+                                   "upload"}
 LOAD_QUERY = {"skip_invalid": {"type": "boolean", "default": False,
                                "description": "apply the valid lines and list the rest; "
                                               "by default one bad line applies nothing"}}
@@ -116,6 +119,7 @@ def import_events(ctx, **params):
 
 
 @on_every_surface(bp, "POST", "/import_jsonl", None, permission="load_data",
+                  body=EVENTS_OR_UPLOAD, validate_body=False, accepts_json_lines=True,
                   query=LOAD_QUERY, response=JOB_ACCEPTED, status=202,
                   audit="import_requested", errors=LOAD_ERRORS + ("UPLOAD_NOT_FOUND",),
                   summary="Import events as JSON Lines: an application/x-ndjson body, or "
@@ -137,6 +141,7 @@ def upload_url(ctx, **params):
 
 
 @on_every_surface(bp, "POST", "/cold_start", None, permission="load_data",
+                  body=EVENTS_OR_UPLOAD, validate_body=False, accepts_json_lines=True,
                   query=LOAD_QUERY, response=JOB_ACCEPTED, status=202,
                   audit="cold_start_requested",
                   errors=LOAD_ERRORS + ("ENVIRONMENT_NOT_EMPTY", "UPLOAD_NOT_FOUND"),
@@ -152,12 +157,8 @@ def _from_body_or_upload(ctx, instance_id: str, env: str, kind: str):
     from chalicelib.http.requests import validate
     raw = ctx.request.raw_body or b""
     skip = ctx.query.get("skip_invalid", False)
-    media = (ctx.request.headers.get("content-type") or "").split(";")[0].strip().lower()
-    if media in ("", "application/json"):
-        if not raw.strip():
-            raise invalid("", "body is required", "A body is required: JSON Lines, "
-                          "{\"events\": [...]} or {\"upload_id\"}")
-        data = parse_json(raw)
+    if media_type(ctx.request) != "application/x-ndjson":
+        data = ctx.body        # parsed as JSON by the wrapper
         if isinstance(data, dict) and "upload_id" in data:
             validate(UPLOAD_BODY, data)
             return imports.load_upload(ctx.act, instance_id, env, kind, data["upload_id"], skip)
