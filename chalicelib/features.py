@@ -18,8 +18,11 @@ from chalicelib.identity import api as identity_api
 from chalicelib.platform.backups import api as backups_api
 from chalicelib.platform.backups import jobs as backups_jobs
 from chalicelib.platform.blobs import api as blobs_api
+from chalicelib.platform.checkpoints import api as checkpoints_api
+from chalicelib.platform.checkpoints import jobs as checkpoints_jobs
 from chalicelib.platform.events import api as events_api
 from chalicelib.platform.imports import api as imports_api
+from chalicelib.platform.imports import jobs as imports_jobs
 from chalicelib.platform.instances import api as instances_api
 from chalicelib.platform.integrity import api as integrity_api
 from chalicelib.platform.keys import api as keys_api
@@ -31,17 +34,18 @@ from chalicelib.platform.specs import api as specs_api
 BLUEPRINTS = [module.bp for module in (
     meta, identity_api,
     instances_api, keys_api, specs_api, events_api, integrity_api, blobs_api, imports_api,
-    backups_api, jobs_api,
+    backups_api, jobs_api, checkpoints_api,
     devices_api, moderation_api, config_api, metrics_api, health_api,
 )]
 
 JOBS: dict[str, Job] = {job.name: job for module in (
     keys_jobs, backups_jobs, health_jobs, devices_jobs, metrics_jobs, jobs_jobs,
+    checkpoints_jobs,
 ) for job in module.JOBS}
 
 # what each kind of long job runs: fn(run: store.jobs.Run) -> "more" | result dict
 JOB_KINDS: dict = {}
-for _module in (backups_jobs,):
+for _module in (backups_jobs, imports_jobs):
     JOB_KINDS.update(getattr(_module, "KINDS", {}))
 
 

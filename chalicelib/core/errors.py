@@ -81,6 +81,15 @@ _KINDS = [
               "The root checkpoint is being written; delete it once it ends"),
     ErrorKind("JOB_NOT_FOUND", 4160, 404, "No job with that id in this environment"),
     ErrorKind("JOB_FAILED", 4161, 422, "The job could not do its work"),
+    ErrorKind("ENVIRONMENT_NOT_EMPTY", 4162, 409, "The environment already holds events"),
+    ErrorKind("UPLOAD_NOT_FOUND", 4163, 404,
+              "Nothing was uploaded under that upload_id (or its URL expired unused)"),
+    ErrorKind("INJECT_NOT_ALLOWED", 4164, 403,
+              "Test data may be injected into staging or test only, never prod"),
+    ErrorKind("RESTORE_NOT_ALLOWED", 4165, 409,
+              "A backup restores into an empty environment, or with replace into "
+              "staging or test"),
+    ErrorKind("BACKUP_NOT_COMPLETED", 4166, 409, "Only a completed backup can be restored"),
 ]
 
 KINDS: dict[str, ErrorKind] = {k.name: k for k in _KINDS}

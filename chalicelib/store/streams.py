@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from chalicelib.core import clock
 from chalicelib.core.errors import AppError
 from chalicelib.domain import events as ev
 from chalicelib.domain import json_schema, merkle
@@ -27,23 +28,45 @@ class Head:
     updated_at: float | None = None
     chain_head: str | None = None
     frontier: list = field(default_factory=list)   # [(level, bytes)]
+    restores: int = 0      # times a checkpoint restore replaced the state
 
     @classmethod
     def from_item(cls, item: StreamHead) -> "Head":
         return cls(stream=item.stream, scope_type=item.scope_type, length=int(item.length),
                    state=item.state or {}, created_at=item.created_at, updated_at=item.updated_at,
                    chain_head=item.chain_head,
-                   frontier=[(int(lv), bytes.fromhex(h)) for lv, h in item.frontier or []])
+                   frontier=[(int(lv), bytes.fromhex(h)) for lv, h in item.frontier or []],
+                   restores=int(item.restores or 0))
 
     def to_item(self) -> StreamHead:
         return StreamHead(stream=self.stream, scope_type=self.scope_type, length=self.length,
                           state=self.state, created_at=self.created_at, updated_at=self.updated_at,
                           chain_head=self.chain_head,
-                          frontier=[[lv, h.hex()] for lv, h in self.frontier])
+                          frontier=[[lv, h.hex()] for lv, h in self.frontier],
+                          restores=self.restores or None)
 
     def copy(self) -> "Head":
         return Head(self.stream, self.scope_type, self.length, self.state, self.created_at,
-                    self.updated_at, self.chain_head, list(self.frontier))
+                    self.updated_at, self.chain_head, list(self.frontier), self.restores)
+
+
+def unchanged(length: int, restores: int = 0):
+    """The condition of a write of a head read at `length` (0: no head yet): nobody
+    appended since, and no checkpoint restore replaced its state since (a head cached
+    before a restore would otherwise put the old state back with its next event)."""
+    now = clock.now()
+    if length == 0:    # a load may have created the head, holding it: wait for it
+        return StreamHead.stream.does_not_exist() | (
+            (StreamHead.length == 0) & unlocked(now))
+    condition = (StreamHead.length == length) & unlocked(now)
+    return condition & (StreamHead.restores == restores if restores
+                        else StreamHead.restores.does_not_exist())
+
+
+def unlocked(now: float):
+    """No data load holds the stream (or its hold has run out): a load writes a stream's
+    events outside a transaction, so appends wait until it has written its head."""
+    return StreamHead.load_until.does_not_exist() | (StreamHead.load_until < now)
 
 
 def read_head(stream: str, scope_type: str) -> Head:

@@ -38,7 +38,7 @@ from chalicelib.store.streams import (
     event_definition,
     event_scope,
     read_head,
-    replay,
+    unchanged,
 )
 from chalicelib.store.base import transact_write
 from chalicelib.store.conditions import reason_codes
@@ -355,8 +355,7 @@ def _commit(heads: dict, originals: dict, writes: dict, idem: str | None, reques
     try:
         with transact_write() as tx:
             for stream, head in heads.items():
-                condition = (StreamHead.stream.does_not_exist() if originals[stream] == 0
-                             else StreamHead.length == originals[stream])
+                condition = unchanged(originals[stream], head.restores)
                 tx.save(head.to_item(), condition=condition, return_values="ALL_OLD")
             for event in writes["events"]:
                 tx.save(event, condition=StoredEvent.position.does_not_exist())
@@ -462,19 +461,16 @@ def read(key, agg_type: str, agg_id: str, at: float | None = None) -> dict:
 
 
 def _state_at(key, agg_type, agg_id, stream, at: float) -> dict:
-    """Replay the events up to `at`."""
+    """The state as of `at`: the newest usable checkpoint plus the events after it up
+    to `at` (store/checkpoints.py), exactly what replaying every event up to `at` gives."""
+    from chalicelib.store import checkpoints
     spec = current_spec(key.instance_id, key.environment)
-    until = []
-    for event in StoredEvent.query(stream, consistent_read=True):
-        if event.created_at > at:
-            break
-        until.append(event)
-    if not until:
+    folded = checkpoints.fold(spec, agg_type, agg_id, stream, at=at)
+    if folded.length == 0:
         raise AppError("AGGREGATE_NOT_FOUND", "The aggregate had no events at that time")
-    state, length = replay(spec, agg_type, agg_id, until)
-    return {"ok": True, "data": state,
-            "metadata": {"length": length, "created_at": until[0].created_at,
-                         "updated_at": until[-1].created_at}}
+    return {"ok": True, "data": folded.state,
+            "metadata": {"length": folded.length, "created_at": folded.first_at,
+                         "updated_at": folded.last_at}}
 
 
 MAX_EVENTS_PAGE = 1000

@@ -1,5 +1,6 @@
 """Tables of the event platform: instances, API keys, specs, event streams with their
-heads, Merkle tiles and counters, idempotency records, backups and their settings."""
+heads, Merkle tiles and counters, idempotency records, backups and their settings,
+checkpoints, root checkpoints and their settings."""
 from __future__ import annotations
 
 from pynamodb.attributes import (
@@ -8,7 +9,7 @@ from pynamodb.attributes import (
     NumberAttribute,
     UnicodeAttribute,
 )
-from pynamodb.indexes import GlobalSecondaryIndex
+from pynamodb.indexes import GlobalSecondaryIndex, IncludeProjection
 
 from chalicelib.store.base import BaseModel, index_meta, table_meta
 
@@ -95,6 +96,14 @@ class StreamHead(BaseModel):
     updated_at = NumberAttribute()
     chain_head = UnicodeAttribute(null=True)      # hex of the last chain hash
     frontier = JSONAttribute(default=list)        # [[level, hex], ...] left to right
+    # times a checkpoint restore replaced `state` (absent: never); a write of the head is
+    # conditional on it as on `length`, so a copy of the head cached before a restore
+    # cannot put the old state back
+    restores = NumberAttribute(null=True)
+    # a data load writing this stream's events holds it until load_until (unix s);
+    # appends wait for it (chalicelib/platform/imports/loader.py)
+    load_lock = UnicodeAttribute(null=True)
+    load_until = NumberAttribute(null=True)
     by_scope_type = TypeIndex()
 
 
@@ -169,6 +178,7 @@ class Backup(BaseModel):
     offsite_status = UnicodeAttribute(null=True)  # null | completed | failed
     error = UnicodeAttribute(null=True)
     attempts = NumberAttribute(default=0)
+    progress = JSONAttribute(null=True)           # {"done", "bytes"} while it runs
     work_state = UnicodeAttribute(null=True)      # "pending" | "running" while unfinished
     by_work_state = BackupWorkIndex()
 
@@ -192,3 +202,85 @@ class BackupSetting(BaseModel):
     auto = UnicodeAttribute(null=True)            # "true" while enabled
     next_due = NumberAttribute(null=True)         # when the next automatic backup is due
     by_due = BackupDueIndex()
+
+
+class CheckpointStreamIndex(GlobalSecondaryIndex):
+    """A stream's checkpoints by length: what a read of a past state looks for (only
+    what the choice needs is projected; the state is read from the table)."""
+    class Meta:
+        index_name = "by_stream"
+        projection = IncludeProjection(["handlers", "max_event_at"])
+    stream = UnicodeAttribute(hash_key=True)
+    length = NumberAttribute(range_key=True)
+
+
+class Checkpoint(BaseModel):
+    """One aggregate's folded state at a stream length, under the spec version (and its
+    handlers' fingerprint) that folded it. The state is here while small (`state`), else
+    in S3 (`s3_key`), checked by `state_sha256` either way."""
+    Meta = table_meta("checkpoints")
+    scope = UnicodeAttribute(hash_key=True)       # "<instance>#<env>"
+    id = UnicodeAttribute(range_key=True)         # "cp_<ms, 13 digits><hex>"
+    stream = UnicodeAttribute()                   # "<instance>#<env>#<type>#<id>"
+    aggregate_type = UnicodeAttribute()
+    aggregate_id = UnicodeAttribute()
+    length = NumberAttribute()                    # events folded: positions [0, length)
+    spec_version = NumberAttribute()
+    handlers = UnicodeAttribute()                 # SHA-256 hex of the type's handlers
+    merkle_root = UnicodeAttribute()              # hex, RFC 6962 root at `length`
+    chain_hash = UnicodeAttribute()               # hex, chain hash of event length - 1
+    frontier = JSONAttribute(null=True)           # [[level, hex], ...] of the tree at length
+    first_event_at = NumberAttribute()
+    last_event_at = NumberAttribute()
+    max_event_at = NumberAttribute()              # latest created_at among the events
+    state = JSONAttribute(null=True)
+    s3_key = UnicodeAttribute(null=True)
+    state_size = NumberAttribute()                # bytes of the canonical JSON
+    state_sha256 = UnicodeAttribute()
+    created_at = NumberAttribute()
+    created_by = UnicodeAttribute()
+    by_stream = CheckpointStreamIndex()
+
+
+class RootCheckpoint(BaseModel):
+    """Every aggregate of one type at once: a gzip JSON Lines file in S3 and its manifest.
+    Ids sort by creation time, so the newest come first from a descending Query."""
+    Meta = table_meta("root_checkpoints")
+    scope = UnicodeAttribute(hash_key=True)       # "<instance>#<env>"
+    id = UnicodeAttribute(range_key=True)         # "rc_<ms, 13 digits><hex>"
+    aggregate_type = UnicodeAttribute()
+    status = UnicodeAttribute()                   # running | completed | failed
+    created_at = NumberAttribute()
+    created_by = UnicodeAttribute()
+    cut_at = NumberAttribute()                    # events written up to this time
+    spec_version = NumberAttribute()
+    s3_key = UnicodeAttribute()
+    manifest_key = UnicodeAttribute()
+    completed_at = NumberAttribute(null=True)
+    count = NumberAttribute(default=0)            # aggregates written (so far)
+    size = NumberAttribute(default=0)             # bytes of the gzip file (so far)
+    sha256 = UnicodeAttribute(null=True)          # of the gzip file
+    error = UnicodeAttribute(null=True)
+
+
+class RootCheckpointDueIndex(GlobalSecondaryIndex):
+    """Sparse: only enabled settings carry `auto`, so finding due work is a Query."""
+    Meta = index_meta("by_due")
+    auto = UnicodeAttribute(hash_key=True)
+    next_due = NumberAttribute(range_key=True)
+
+
+class RootCheckpointSetting(BaseModel):
+    """An instance environment's automatic root checkpoints; absent means the defaults."""
+    Meta = table_meta("root_checkpoint_settings")
+    scope = UnicodeAttribute(hash_key=True)       # "<instance>#<env>"
+    instance_id = UnicodeAttribute()
+    environment = UnicodeAttribute()
+    enabled = UnicodeAttribute(default="false")   # "true" | "false"
+    interval_hours = NumberAttribute(default=24)
+    aggregate_types = ListAttribute(of=UnicodeAttribute, default=list)  # [] = every type
+    retain = NumberAttribute(default=7)
+    updated_at = NumberAttribute(null=True)
+    auto = UnicodeAttribute(null=True)            # "true" while enabled
+    next_due = NumberAttribute(null=True)
+    by_due = RootCheckpointDueIndex()
