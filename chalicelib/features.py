@@ -45,7 +45,7 @@ JOBS: dict[str, Job] = {job.name: job for module in (
 
 # what each kind of long job runs: fn(run: store.jobs.Run) -> "more" | result dict
 JOB_KINDS: dict = {}
-for _module in (backups_jobs, imports_jobs):
+for _module in (backups_jobs, imports_jobs, checkpoints_jobs):
     JOB_KINDS.update(getattr(_module, "KINDS", {}))
 
 

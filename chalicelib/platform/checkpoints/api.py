@@ -2,8 +2,8 @@
 manage_ops) and the internal surface (node secret) from one handler each.
 
 Checkpoints: list (filtered, paged), create (201), restore (200), delete (200); see
-service.py. Root checkpoints: list, create, latest, delete, and the auto-checkpoint
-settings; see root.py."""
+service.py. Root checkpoints: list, create (202, a job), latest, delete, and the
+auto-checkpoint settings; see root.py."""
 from __future__ import annotations
 
 from chalice import Blueprint
@@ -166,9 +166,11 @@ ROOT_LIST_QUERY = {
 LATEST_QUERY = {"aggregate_type": _TYPE}
 ROOT_CHECKPOINT = obj({
     "id": _ROOT_ID, "instance_id": STRING, "environment": STRING, "aggregate_type": STRING,
-    "status": {"type": "string", "enum": ["running", "completed", "failed"]},
+    "status": {"type": "string", "enum": ["pending", "running", "completed", "failed"]},
     "created_at": ISO_TIME,
     "created_by": {**STRING, "description": "the admin, node, or system:scheduler"},
+    "job_id": nullable({**STRING, "description": "the job writing it (its status_url shows "
+                        "the progress)"}),
     "cut_at": {**ISO_TIME, "description": "the file holds every aggregate as of this time"},
     "completed_at": nullable(ISO_TIME),
     "spec_version": COUNT,
@@ -178,6 +180,12 @@ ROOT_CHECKPOINT = obj({
     "s3_key": {**STRING, "description": "the file, in the backups bucket"},
     "manifest_key": {**STRING, "description": "its manifest (JSON), beside it"},
     "error": nullable({**STRING, "description": "why it failed"}),
+})
+ROOT_ACCEPTED = obj({
+    "job_id": {"type": "string", "pattern": "^job_[0-9]{13}[0-9a-f]{12}$"},
+    "status_url": {**STRING, "description": "the job's status and progress"},
+    "job": {"type": "object", "description": "the job, as its status_url shows it"},
+    "root_checkpoint": ROOT_CHECKPOINT,
 })
 ROOT_PAGE = obj({"root_checkpoints": array(ROOT_CHECKPOINT),
                  "next_cursor": nullable({**STRING, "description": "pass back as cursor; "
@@ -199,14 +207,14 @@ def list_root_checkpoints(ctx, **params):
 
 
 @on_every_surface(bp, "POST", "/root-checkpoints", None,
-                  summary="Write a root checkpoint: every aggregate of a type, one gzip "
-                          "JSON Lines file with a manifest",
-                  permission="manage_ops", body=ROOT_CREATE, response=ROOT_CHECKPOINT,
-                  status=201, audit="root_checkpoint_created",
+                  summary="Write a root checkpoint (a job): every aggregate of a type, one "
+                          "gzip JSON Lines file with a manifest",
+                  permission="manage_ops", body=ROOT_CREATE, response=ROOT_ACCEPTED,
+                  status=202, audit="root_checkpoint_created",
                   errors=("SPEC_NOT_FOUND", "UNKNOWN_AGGREGATE_TYPE"))
 def create_root_checkpoint(ctx, **params):
     instance_id, env = where(ctx, params)
-    return root.create(ctx.act, instance_id, env, ctx.body["aggregate_type"])
+    return root.request(ctx.act, instance_id, env, ctx.body["aggregate_type"])
 
 
 @on_every_surface(bp, "GET", "/root-checkpoints/latest", None,

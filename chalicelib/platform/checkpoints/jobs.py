@@ -1,4 +1,5 @@
-"""Scheduled work of checkpoints: automatic root checkpoints per their settings."""
+"""Scheduled and queued work of checkpoints: automatic root checkpoints per their
+settings, and the long job that writes a root checkpoint."""
 from __future__ import annotations
 
 from chalicelib.core.schedules import Job
@@ -13,3 +14,5 @@ def run_root_checkpoints() -> dict:
 
 
 JOBS = [Job("root_checkpoints", 5, run_root_checkpoints)]
+# the long jobs of checkpoints, by kind (chalicelib.features.JOB_KINDS)
+KINDS = {root.KIND: root.run_job}

@@ -12,24 +12,26 @@ every append stamped before it has committed: an append's transaction is bounded
 inside that by store/aws.py's timeouts): an aggregate written since is folded up to
 cut_at (its newest usable checkpoint plus the events up to then, as a read with
 ?at=cut_at gives), one untouched since contributes its head (cached state, length,
-Merkle root from its frontier), one created after it is left out.
+Merkle root from its frontier), one created after it is left out. So the file is the
+same however often its writing is interrupted and resumed.
 
-Aggregates are enumerated by Querying the streams table's by_scope_type index (keys
-only), their heads read with consistent BatchGetItems of HEADS_PER_BATCH, and the file
-streamed to S3 (store/uploads.py: parts of 8 MiB, each a gzip member), so memory holds
-one batch of heads and one part whatever the number of aggregates.
-
-The work is `write(item, spec, progress)`: the request (or the scheduled job) stores
-the "running" record with its audit entry, runs it, and the record ends "completed" with
-its manifest fields or "failed" with the reason. A record still "running" STALE_AFTER
-after it started is shown (and may be deleted) as failed: its run was cut short.
+Writing is a long job (store/jobs.py, kind "root_checkpoint"): the request stores the
+pending record, the job and the audit entry in one transaction and answers 202; the
+work queue's consumer runs it in slices. Aggregates are enumerated by Querying the
+streams table's by_scope_type index (keys only, in stream order), their heads read with
+consistent BatchGetItems of HEADS_PER_BATCH, and the file streamed to S3
+(store/uploads.py: parts of 8 MiB, each a complete gzip member), so memory holds one
+batch of heads and one part whatever the number of aggregates. After each part the job
+saves its cursor (the upload, its parts, the last stream written); a slice running out
+of time stops after a part, and a crashed one is resumed from the last part saved. The
+file's SHA-256 is kept as it is written, or, when the job was resumed, read back from S3.
 
 Automatic root checkpoints: per instance environment, settings {"enabled",
 "interval_hours", "aggregate_types" ([] = every type of the spec in force), "retain"};
 the scheduled job claims a due time with a conditional update (two copies of the job:
-one takes it), writes one root checkpoint per type and keeps the newest `retain`
-completed ones of each type (manual and automatic alike; failed ones stay until
-deleted)."""
+one takes it) and starts one job per type. A job that completes deletes the type's
+completed root checkpoints beyond the newest `retain` (manual and automatic alike;
+failed ones stay until deleted)."""
 from __future__ import annotations
 
 import json
@@ -41,18 +43,27 @@ from chalicelib.core.errors import AppError, invalid
 from chalicelib.domain import merkle
 from chalicelib.identity import audit
 from chalicelib.store import checkpoints as folds
+from chalicelib.store import jobs
 from chalicelib.store.buckets import bucket_name
 from chalicelib.store.conditions import update_if
 from chalicelib.store.keys import scope_key, scope_type_key
-from chalicelib.store.tables import RootCheckpoint, RootCheckpointSetting, StreamHead
-from chalicelib.store.uploads import GzipLinesWriter
+from chalicelib.store.tables import (
+    Job,
+    RootCheckpoint,
+    RootCheckpointSetting,
+    SpecVersion,
+    StreamHead,
+)
+from chalicelib.store.uploads import GzipLinesWriter, sha256_of
 
 ID_PATTERN = r"^rc_[0-9]{13}[0-9a-f]{12}$"
 _ID = re.compile(ID_PATTERN)
+KIND = "root_checkpoint"
 CUT_DELAY = 8.0                 # seconds between cut_at and the request
-STALE_AFTER = 15 * 60
+STALE_AFTER = 15 * 60           # unfinished and silent this long: its job is gone
 HEADS_PER_BATCH = 25            # heads read at once (a head holds up to 350 KB of state)
-PROGRESS_EVERY = 500            # aggregates between progress writes
+PROGRESS_EVERY = 200            # aggregates between progress reports
+SLICE_MARGIN = 120.0            # seconds a slice keeps in hand when it stops after a part
 MAX_PAGE = 1000
 DEFAULT_PAGE = 100
 BUCKET = "backups"
@@ -84,7 +95,9 @@ def _scope(instance_id: str, env: str) -> str:
 
 
 def _stale(item: RootCheckpoint, now: float | None = None) -> bool:
-    return item.status == "running" and (now or clock.now()) - item.created_at > STALE_AFTER
+    """Unfinished, and nothing heard of it for STALE_AFTER: its job died for good."""
+    last = item.updated_at or item.created_at
+    return item.status in ("pending", "running") and (now or clock.now()) - last > STALE_AFTER
 
 
 def describe(item: RootCheckpoint) -> dict:
@@ -94,8 +107,9 @@ def describe(item: RootCheckpoint) -> dict:
             "aggregate_type": item.aggregate_type,
             "status": "failed" if stale else item.status,
             "created_at": clock.iso(item.created_at), "created_by": item.created_by,
+            "job_id": item.job_id,
             "cut_at": clock.iso(item.cut_at), "completed_at": clock.iso(item.completed_at),
-            "spec_version": int(item.spec_version), "count": int(item.count or 0),
+            "spec_version": int(item.spec_version), "count": int(item.aggregates or 0),
             "size": int(item.size or 0), "sha256": item.sha256, "s3_key": item.s3_key,
             "manifest_key": item.manifest_key,
             "error": ("timed out: the run stopped without finishing" if stale
@@ -104,75 +118,98 @@ def describe(item: RootCheckpoint) -> dict:
 
 # --- creating --------------------------------------------------------------------------
 
-def _new(instance_id: str, env: str, agg_type: str, spec_version: int,
-         created_by: str) -> RootCheckpoint:
-    rc_id = new_id()
-    now = clock.now()
-    base = f"root-checkpoints/{instance_id}/{env}/{agg_type}/{rc_id}"
-    return RootCheckpoint(_scope(instance_id, env), rc_id, aggregate_type=agg_type,
-                          status="running", created_at=now, created_by=created_by,
-                          cut_at=now - CUT_DELAY, spec_version=spec_version,
-                          s3_key=base + ".jsonl.gz", manifest_key=base + ".manifest.json",
-                          count=0, size=0)
-
-
 def _types_of(spec: dict) -> list[str]:
     return sorted((spec.get("aggregate_types") or {}))
 
 
-def create(act: audit.Act, instance_id: str, env: str, agg_type: str,
-           progress=None) -> tuple[dict, audit.Note]:
-    """Store the running record with its audit entry (one transaction), write the file,
-    answer the record as it ended."""
+def _start(act: audit.Act, instance_id: str, env: str, agg_type: str, version: SpecVersion,
+           details: dict | None = None) -> tuple[RootCheckpoint, Job, audit.Note]:
+    """The pending record, its job and the audit entry in one transaction, then the job
+    handed to the work queue."""
+    rc_id = new_id()
+    now = clock.now()
+    base = f"root-checkpoints/{instance_id}/{env}/{agg_type}/{rc_id}"
+    job = jobs.new(instance_id, env, KIND, {"root_checkpoint_id": rc_id,
+                                            "aggregate_type": agg_type}, act.actor.subject)
+    item = RootCheckpoint(_scope(instance_id, env), rc_id, aggregate_type=agg_type,
+                          status="pending", created_at=now, created_by=act.actor.subject,
+                          job_id=job.id, updated_at=now, cut_at=now - CUT_DELAY,
+                          spec_version=int(version.version), s3_key=base + ".jsonl.gz",
+                          manifest_key=base + ".manifest.json", aggregates=0, size=0)
+    note = audit.Note(f"{instance_id}/{env}/{agg_type}",
+                      {"root_checkpoint_id": rc_id, "job_id": job.id,
+                       "spec_version": int(version.version), **(details or {})})
+
+    def write(tx):
+        tx.save(item, condition=RootCheckpoint.id.does_not_exist())
+        tx.save(job, condition=Job.id.does_not_exist())
+    act.commit(note, write)
+    jobs.enqueue(job)
+    return item, job, note
+
+
+def request(act: audit.Act, instance_id: str, env: str, agg_type: str) -> tuple[dict, audit.Note]:
+    """An admin's request: 202 {job_id, status_url, job, root_checkpoint}."""
     version = folds.spec_in_force(instance_id, env)
     if agg_type not in _types_of(version.spec):
         raise AppError("UNKNOWN_AGGREGATE_TYPE",
                        f"Aggregate type '{agg_type}' is not in the spec in force",
                        details=[{"path": "aggregate_type",
                                  "message": f"must be one of {_types_of(version.spec)}"}])
-    item = _new(instance_id, env, agg_type, int(version.version), act.actor.subject)
-    note = audit.Note(f"{instance_id}/{env}/{agg_type}",
-                      {"root_checkpoint_id": item.id, "spec_version": int(version.version)})
-    act.commit(note, lambda tx: tx.save(item, condition=RootCheckpoint.id.does_not_exist()))
-    run(item, version.spec, progress)
-    return describe(item), note
+    item, job, note = _start(act, instance_id, env, agg_type, version)
+    return {**jobs.accepted(job), "root_checkpoint": describe(item)}, note
 
 
-def run(item: RootCheckpoint, spec: dict, progress=None) -> str:
-    """Write the file and manifest of a running record; its final status. `progress`,
-    if given, is called with (aggregates written, bytes written) every PROGRESS_EVERY
-    aggregates; the record's own count and size are updated as often."""
+def run_job(run) -> dict | str:
+    """The job kind "root_checkpoint" (chalicelib.features.JOB_KINDS): one slice of the
+    writing; its result, or "more" when the slice stopped to let the next go on."""
+    job = run.job
+    scope = scope_key(job.instance_id, job.environment)
     try:
-        manifest = write(item, spec, _progress(item, progress))
-    except Exception as exc:  # noqa: BLE001 - recorded on the record
-        from chalicelib.core.observability import logger
-        logger.exception("root checkpoint failed", extra={"root_checkpoint_id": item.id})
-        reason = exc.message if isinstance(exc, AppError) else f"{type(exc).__name__}: {exc}"
-        item.update(actions=[RootCheckpoint.status.set("failed"),
-                             RootCheckpoint.completed_at.set(clock.now()),
-                             RootCheckpoint.error.set(reason[:1000])])
-        return "failed"
-    item.update(actions=[RootCheckpoint.status.set("completed"),
+        item = RootCheckpoint.get(scope, run.params["root_checkpoint_id"], consistent_read=True)
+    except RootCheckpoint.DoesNotExist:
+        raise AppError("JOB_FAILED", "the root checkpoint was deleted before it was written")
+    if item.status == "completed":
+        return _result(item)
+    try:
+        version = SpecVersion.get(scope, int(item.spec_version), consistent_read=True)
+    except SpecVersion.DoesNotExist:
+        raise _failed(item, "the spec version it was requested under is gone")
+    if item.status == "pending":
+        item.update(actions=[RootCheckpoint.status.set("running"),
+                             RootCheckpoint.updated_at.set(clock.now())])
+    try:
+        outcome = write(item, version.spec, run)
+    except AppError as exc:
+        raise _failed(item, exc.message)
+    if outcome == "more":
+        return "more"
+    retain = settings_of(job.instance_id, job.environment)["retain"]
+    pruned = prune(job.instance_id, job.environment, item.aggregate_type, retain)
+    return {**_result(item), "pruned": pruned}
+
+
+def _failed(item: RootCheckpoint, reason: str) -> AppError:
+    item.update(actions=[RootCheckpoint.status.set("failed"),
                          RootCheckpoint.completed_at.set(clock.now()),
-                         RootCheckpoint.count.set(manifest["count"]),
-                         RootCheckpoint.size.set(manifest["size"]),
-                         RootCheckpoint.sha256.set(manifest["sha256"])])
-    return "completed"
+                         RootCheckpoint.updated_at.set(clock.now()),
+                         RootCheckpoint.error.set(reason[:1000])])
+    return AppError("JOB_FAILED", reason)
 
 
-def _progress(item: RootCheckpoint, callback):
-    def report(done: int, size: int) -> None:
-        item.update(actions=[RootCheckpoint.count.set(done), RootCheckpoint.size.set(size)])
-        if callback is not None:
-            callback(done, size)
-    return report
+def _result(item: RootCheckpoint) -> dict:
+    return {"root_checkpoint_id": item.id, "count": int(item.aggregates or 0),
+            "size": int(item.size or 0), "sha256": item.sha256}
 
 
-def _heads(instance_id: str, env: str, agg_type: str):
-    """Every head of the type, in stream order, read consistently HEADS_PER_BATCH at a
-    time; keys come from a Query of the by_scope_type index (never a scan)."""
-    keys = StreamHead.by_scope_type.query(scope_type_key(instance_id, env, agg_type),
-                                          attributes_to_get=["stream", "scope_type"])
+def _heads(instance_id: str, env: str, agg_type: str, after: str | None):
+    """Every head of the type after stream `after`, in stream order, read consistently
+    HEADS_PER_BATCH at a time; keys come from a Query of the by_scope_type index (never
+    a scan)."""
+    keys = StreamHead.by_scope_type.query(
+        scope_type_key(instance_id, env, agg_type),
+        range_key_condition=StreamHead.stream > after if after else None,
+        attributes_to_get=["stream", "scope_type"])
     batch: list[str] = []
     for entry in keys:
         batch.append(entry.stream)
@@ -206,25 +243,44 @@ def _line(spec: dict, agg_type: str, prefix: str, head: StreamHead,
             "merkle_root": folded.merkle_root.hex()}
 
 
-def write(item: RootCheckpoint, spec: dict, progress=None) -> dict:
-    """Stream every aggregate's line into the file, then the manifest; the manifest."""
+def write(item: RootCheckpoint, spec: dict, run) -> str:
+    """Stream the lines of every aggregate from where the job's cursor says, saving the
+    cursor after each part; "done" once the file and manifest are written, "more" when
+    the slice stopped early. `run` is the job's slice (store/jobs.Run)."""
     instance_id, env = item.scope.split("#", 1)
     agg_type = item.aggregate_type
     prefix = scope_type_key(instance_id, env, agg_type) + "#"
     bucket = bucket_name(BUCKET)
-    out = GzipLinesWriter(bucket, item.s3_key)
+    resume = run.cursor.get("upload")
+    out = GzipLinesWriter(bucket, item.s3_key, resume=resume)
+    last = run.cursor.get("after")
+
+    def saved() -> None:       # after a cut: the parts so far and where they end
+        run.cursor.update({"upload": out.state(), "after": last})
+        run.progress(done=out.lines, bytes_done=out.size, save=True)
+        item.update(actions=[RootCheckpoint.aggregates.set(out.lines),
+                             RootCheckpoint.size.set(out.size),
+                             RootCheckpoint.updated_at.set(clock.now())])
     try:
-        for head in _heads(instance_id, env, agg_type):
+        for head in _heads(instance_id, env, agg_type, last):
             line = _line(spec, agg_type, prefix, head, item.cut_at)
+            last = head.stream
             if line is None:
                 continue
-            out.write_line(json.dumps(line, separators=(",", ":"), ensure_ascii=False) + "\n")
-            if progress is not None and out.lines % PROGRESS_EVERY == 0:
-                progress(out.lines, out.size)
+            text = json.dumps(line, separators=(",", ":"), ensure_ascii=False) + "\n"
+            if out.write_line(text) or (run.time_left() < SLICE_MARGIN
+                                        and out.cut_if_possible()):
+                saved()
+                if run.time_left() < SLICE_MARGIN:
+                    return "more"
+            elif out.lines % PROGRESS_EVERY == 0:
+                run.progress(done=out.lines, bytes_done=out.size)
         size, sha = out.close()
-    except Exception:
+    except AppError:
         out.abort()
         raise
+    if sha is None:            # resumed: this slice did not see every byte
+        sha = sha256_of(bucket, item.s3_key)
     manifest = {"id": item.id, "instance_id": instance_id, "environment": env,
                 "aggregate_type": agg_type, "count": out.lines, "sha256": sha, "size": size,
                 "spec_version": int(item.spec_version), "created_at": clock.iso(item.created_at),
@@ -234,7 +290,14 @@ def write(item: RootCheckpoint, spec: dict, progress=None) -> dict:
     aws.client("s3").put_object(Bucket=bucket, Key=item.manifest_key,
                                 Body=json.dumps(manifest, indent=2).encode(),
                                 ContentType="application/json")
-    return manifest
+    now = clock.now()
+    item.update(actions=[RootCheckpoint.status.set("completed"),
+                         RootCheckpoint.completed_at.set(now),
+                         RootCheckpoint.updated_at.set(now),
+                         RootCheckpoint.aggregates.set(out.lines), RootCheckpoint.size.set(size),
+                         RootCheckpoint.sha256.set(sha)])
+    run.progress(done=out.lines, bytes_done=size, save=True)
+    return "done"
 
 
 # --- reads and deletes -----------------------------------------------------------------
@@ -282,8 +345,8 @@ def _remove(act: audit.Act, item: RootCheckpoint, details: dict) -> audit.Note |
     note = audit.Note(f"{instance_id}/{env}/{item.aggregate_type}",
                       {"root_checkpoint_id": item.id, **details})
     condition = RootCheckpoint.id.exists() & (
-        (RootCheckpoint.status != "running")
-        | (RootCheckpoint.created_at < clock.now() - STALE_AFTER))
+        ~RootCheckpoint.status.is_in("pending", "running")
+        | (RootCheckpoint.updated_at < clock.now() - STALE_AFTER))
     if not act.commit(note, lambda tx: tx.delete(item, condition=condition)):
         return None
     from chalicelib.store import aws
@@ -295,7 +358,7 @@ def _remove(act: audit.Act, item: RootCheckpoint, details: dict) -> audit.Note |
 
 def delete(act: audit.Act, instance_id: str, env: str, rc_id: str) -> tuple[dict, audit.Note]:
     item = get(instance_id, env, rc_id)
-    if item.status == "running" and not _stale(item):
+    if item.status in ("pending", "running") and not _stale(item):
         raise AppError("ROOT_CHECKPOINT_RUNNING")
     answer = {"deleted": True, "root_checkpoint": describe(item)}
     note = _remove(act, item, {"s3_key": item.s3_key})
@@ -382,21 +445,22 @@ def prune(instance_id: str, env: str, agg_type: str, retain: int) -> int:
     """Delete the type's completed root checkpoints beyond the newest `retain`."""
     from chalicelib.identity.principal import SCHEDULER
     act = audit.Act(SCHEDULER, "root_checkpoint_deleted")
-    completed = [r for r in RootCheckpoint.query(
+    completed = list(RootCheckpoint.query(
         _scope(instance_id, env), filter_condition=(RootCheckpoint.aggregate_type == agg_type)
         & (RootCheckpoint.status == "completed"), scan_index_forward=False,
-        consistent_read=True)]
+        consistent_read=True))
     return sum(1 for item in completed[retain:]
                if _remove(act, item, {"reason": "retention", "retain": retain}) is not None)
 
 
 def run_due() -> dict:
-    """Take every due setting (claimed first, so a second copy of the job skips it),
-    write one root checkpoint per type, prune beyond `retain`."""
+    """Take every due setting (claimed first, so a second copy of the job skips it) and
+    start one root checkpoint job per type, as system:scheduler."""
     from chalicelib.identity.principal import SCHEDULER
     from chalicelib.store import specs
     now = clock.now()
-    out = {"due": 0, "completed": 0, "failed": 0, "skipped": 0, "pruned": 0}
+    out = {"due": 0, "started": 0, "skipped": 0}
+    act = audit.Act(SCHEDULER, "root_checkpoint_created")
     for setting in due(now):
         if not claim(setting, now):
             continue
@@ -405,20 +469,11 @@ def run_due() -> dict:
         if version is None:
             continue
         known = _types_of(version.spec)
-        wanted = list(setting.aggregate_types or []) or known
-        act = audit.Act(SCHEDULER, "root_checkpoint_created")
-        for agg_type in wanted:
+        for agg_type in list(setting.aggregate_types or []) or known:
             if agg_type not in known:      # dropped from the spec since the settings
                 out["skipped"] += 1
                 continue
-            item = _new(setting.instance_id, setting.environment, agg_type,
-                        int(version.version), SCHEDULER.subject)
-            note = audit.Note(f"{setting.instance_id}/{setting.environment}/{agg_type}",
-                              {"root_checkpoint_id": item.id,
-                               "spec_version": int(version.version), "automatic": True})
-            act.commit(note, lambda tx, item=item: tx.save(
-                item, condition=RootCheckpoint.id.does_not_exist()))
-            out[run(item, version.spec)] += 1
-            out["pruned"] += prune(setting.instance_id, setting.environment, agg_type,
-                                   int(setting.retain))
+            _start(act, setting.instance_id, setting.environment, agg_type, version,
+                   {"automatic": True})
+            out["started"] += 1
     return out

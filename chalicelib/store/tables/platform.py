@@ -249,15 +249,17 @@ class RootCheckpoint(BaseModel):
     scope = UnicodeAttribute(hash_key=True)       # "<instance>#<env>"
     id = UnicodeAttribute(range_key=True)         # "rc_<ms, 13 digits><hex>"
     aggregate_type = UnicodeAttribute()
-    status = UnicodeAttribute()                   # running | completed | failed
+    status = UnicodeAttribute()                   # pending | running | completed | failed
     created_at = NumberAttribute()
     created_by = UnicodeAttribute()
+    job_id = UnicodeAttribute(null=True)          # the long job writing it
+    updated_at = NumberAttribute(null=True)       # its last progress
     cut_at = NumberAttribute()                    # events written up to this time
     spec_version = NumberAttribute()
     s3_key = UnicodeAttribute()
     manifest_key = UnicodeAttribute()
     completed_at = NumberAttribute(null=True)
-    count = NumberAttribute(default=0)            # aggregates written (so far)
+    aggregates = NumberAttribute(default=0)       # aggregates written (so far)
     size = NumberAttribute(default=0)             # bytes of the gzip file (so far)
     sha256 = UnicodeAttribute(null=True)          # of the gzip file
     error = UnicodeAttribute(null=True)

@@ -31,11 +31,14 @@ def checkpoint(stack, token):
 
 
 def root_checkpoint(stack, token):
+    """A written root checkpoint (its job run by the queue's consumer)."""
+    from local import consumer
     where = with_order(stack, token)
     answer = stack.call("POST", f"/api/instances/{where['instance_id']}/ops/test/"
                                 "root-checkpoints", token, body={"aggregate_type": "order"})
-    assert answer.status == 201, answer
-    return {**where, "root_checkpoint_id": answer.json["id"]}
+    assert answer.status == 202, answer
+    consumer.drain()
+    return {**where, "root_checkpoint_id": answer.json["root_checkpoint"]["id"]}
 
 
 EXAMPLES = {}
