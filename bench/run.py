@@ -1,7 +1,7 @@
 """Benchmarks: import cost (a cold-start proxy) and AWS round trips per request.
 
     python -m bench.run              # what `make bench` runs
-    python -m bench.run --quick      # fewer repetitions, for a smoke check
+    python -m bench.run --quick      # fewer repetitions and smaller sizes, a smoke check
 
 1. Import time: fresh interpreters each time `import boto3` alone and `import app`, so the
    ratio shows what our own import graph adds to the one library every Lambda needs.
@@ -18,8 +18,15 @@
    (`--events off` skips it, `--events only` runs it alone).
 7. Metrics over the device registry (round trips of GET /admin/v1/metrics and
    its export, devices_summary and a registration at 1k and 100k devices, no Scan):
-   bench/device_metrics.py, run last (`--devices off` skips it, `--devices only` runs it
-   alone; with both `--events only --devices only`, those two alone).
+   bench/device_metrics.py (`--devices off` skips it, `--devices only` runs it alone).
+8. Write cost per append on DynamoDB's terms (write units at folded states of 1, 10 and
+   100 KB, beside the read cost of a state read): bench/write_cost.py (`--write-cost`).
+9. Side by side with the eventsourcing library on DynamoDB (appends, calls and write
+   units per append, read of a 500-event aggregate, guarantees): bench/event_store_peer.py
+   (`--peer`).
+10. Data loading (import_jsonl and export of 10k and 100k events: rates, calls per 1,000
+   events, RSS): bench/data_loading.py (`--loading`), run last.
+Each of 4-10 is on by default and takes `off` or `only`; several `only`s run those alone.
 """
 from __future__ import annotations
 
@@ -349,25 +356,46 @@ def main(argv=None) -> int:
                              "after the others (on, the default), skipped, or alone")
     parser.add_argument("--devices", choices=("on", "off", "only"), default="on",
                         help="table 7 of bench/device_metrics.py (device metrics at "
-                             "1k and 100k devices): last (on, the default), skipped, or alone")
+                             "1k and 100k devices): on (the default), skipped, or alone")
+    parser.add_argument("--write-cost", choices=("on", "off", "only"), default="on",
+                        help="bench/write_cost.py: write units per append by state size")
+    parser.add_argument("--peer", choices=("on", "off", "only"), default="on",
+                        help="bench/event_store_peer.py: beside eventsourcing on DynamoDB")
+    parser.add_argument("--loading", choices=("on", "off", "only"), default="on",
+                        help="bench/data_loading.py: import and export of 10k and 100k "
+                             "events (--quick: 10k only)")
     args = parser.parse_args(argv)
     if args.quick:
         args.runs, args.latency_runs = 5, 10
 
     started = time.perf_counter()
     print(f"adminplane bench  (python {sys.version.split()[0]}, {sys.platform})")
-    alone = "only" in (args.events, args.devices)
+    sections = (args.events, args.devices, args.write_cost, args.peer, args.loading)
+    alone = "only" in sections
+
+    def wanted(choice: str) -> bool:
+        return choice == "only" or (choice == "on" and not alone)
+
     if not alone:
         bench_imports(args.runs)
         bench_round_trips()
         if args.latency_runs > 0:
             bench_latency(args.latency_runs)
-    if args.events == "only" or (args.events == "on" and not alone):
+    if wanted(args.events):
         from bench import event_store
         event_store.run_all(appends=100 if args.quick else 500)
-    if args.devices == "only" or (args.devices == "on" and not alone):
+    if wanted(args.devices):
         from bench import device_metrics
         device_metrics.run_all()
+    if wanted(args.write_cost):
+        from bench import write_cost
+        write_cost.main(["--appends", "32"] if args.quick else [])
+    if wanted(args.peer):
+        from bench import event_store_peer
+        event_store_peer.main(["--rounds", "2", "--appends", "50"] if args.quick else [])
+    if wanted(args.loading):
+        from bench import data_loading
+        data_loading.main(["--sizes", "10000"] if args.quick else [])
     print(f"\n(bench took {time.perf_counter() - started:.1f} s)")
     return 0
 
