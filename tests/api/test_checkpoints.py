@@ -460,3 +460,17 @@ def test_delete(world, bases):
     assert data(w, f"order/{ORDER}?at={clock.now()}").json["metadata"]["length"] == 3
     assert bases == [None]
     assert data(w, f"order/{ORDER}").json["metadata"]["length"] == 3   # events untouched
+
+
+def test_erasing_a_stream_drops_its_checkpoints(world, monkeypatch):
+    """What a tombstone must call: a checkpoint holds folded payloads."""
+    w = world
+    monkeypatch.setattr(svc, "INLINE_BYTES", 10)
+    create(w, length=1)
+    monkeypatch.setattr(svc, "INLINE_BYTES", 10 ** 6)
+    create(w)
+    other = create(w, "0RDER0002")["id"]
+    assert cp_store.drop_stream(stream_key(w.inst, "prod", "order", ORDER)) == 2
+    assert [c["id"] for c in call(w, "GET").json["checkpoints"]] == [other]
+    listed = aws.client("s3").list_objects_v2(Bucket=bucket_name("backups"), Prefix="checkpoints/")
+    assert listed.get("KeyCount", 0) == 0

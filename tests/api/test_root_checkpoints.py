@@ -334,6 +334,7 @@ def test_settings_defaults_validation_and_audit(world):
     assert put.status == 200
     assert put.json == {"enabled": True, "interval_hours": 24, "aggregate_types": ["order"],
                         "retain": 7}
+    clock.advance(1)
     assert call(w, "PUT", url, {"retain": 2}).json["aggregate_types"] == ["order"]
     first, second = sorted(audits("root_checkpoint_settings_updated"), key=lambda e: e.sort_key)
     assert first.target == f"{w.inst}/prod" and first.details["old"]["enabled"] is False
