@@ -15,7 +15,18 @@ from chalicelib.core.errors import AppError
 from chalicelib.domain import events as ev
 from chalicelib.domain import json_schema, merkle
 from chalicelib.store import specs
-from chalicelib.store.tables import StoredEvent, StreamHead
+from chalicelib.store.tables import StateSnapshot, StoredEvent, StreamHead
+
+
+# A head carries its stream's folded state while the state is small. Past INLINE_STATE_BYTES
+# the state is written to a StateSnapshot only every max(SNAPSHOT_EVERY, size in KB)
+# events and the head carries a pointer (snapshot_length): an append then writes its event,
+# a small head and, now and then, the snapshot, so its write cost is bounded by the
+# event's size plus a constant (about 2 write units amortized for the snapshot) whatever
+# the state's size. Reading such a state costs the snapshot's GetItem and a Query of the
+# events after it (at most that many); a container keeps the state of heads it caches.
+INLINE_STATE_BYTES = 8 * 1024
+SNAPSHOT_EVERY = 32
 
 
 @dataclass
@@ -23,31 +34,77 @@ class Head:
     stream: str
     scope_type: str
     length: int = 0
-    state: dict = field(default_factory=dict)
+    state: dict | None = field(default_factory=dict)  # None: not read yet (materialize)
     created_at: float | None = None
     updated_at: float | None = None
     chain_head: str | None = None
     frontier: list = field(default_factory=list)   # [(level, bytes)]
     restores: int = 0      # times a checkpoint restore replaced the state
+    snapshot_length: int | None = None   # where the state's StateSnapshot is, if external
 
     @classmethod
     def from_item(cls, item: StreamHead) -> "Head":
+        inline = item.snapshot_length is None   # else the state is in a StateSnapshot
         return cls(stream=item.stream, scope_type=item.scope_type, length=int(item.length),
-                   state=item.state or {}, created_at=item.created_at, updated_at=item.updated_at,
-                   chain_head=item.chain_head,
+                   state=(item.state or {}) if inline else None, created_at=item.created_at,
+                   updated_at=item.updated_at, chain_head=item.chain_head,
                    frontier=[(int(lv), bytes.fromhex(h)) for lv, h in item.frontier or []],
-                   restores=int(item.restores or 0))
+                   restores=int(item.restores or 0),
+                   snapshot_length=None if inline else int(item.snapshot_length))
 
-    def to_item(self) -> StreamHead:
-        return StreamHead(stream=self.stream, scope_type=self.scope_type, length=self.length,
-                          state=self.state, created_at=self.created_at, updated_at=self.updated_at,
+    def items(self) -> tuple[StreamHead, list]:
+        """The head item to write, and the StateSnapshot to write with it (none, or one
+        when the state is external and a snapshot is due). Updates snapshot_length."""
+        raw = len(ev.canonical(self.state))
+        snapshots = []
+        if raw <= INLINE_STATE_BYTES:
+            self.snapshot_length = None
+        else:
+            every = max(SNAPSHOT_EVERY, raw // 1024)
+            if self.snapshot_length is None or self.length - self.snapshot_length >= every:
+                snapshots.append(StateSnapshot(stream=self.stream, length=self.length,
+                                               state=self.state))
+                self.snapshot_length = self.length
+        item = StreamHead(stream=self.stream, scope_type=self.scope_type, length=self.length,
+                          state=self.state if self.snapshot_length is None else None,
+                          created_at=self.created_at, updated_at=self.updated_at,
                           chain_head=self.chain_head,
                           frontier=[[lv, h.hex()] for lv, h in self.frontier],
-                          restores=self.restores or None)
+                          restores=self.restores or None, snapshot_length=self.snapshot_length)
+        return item, snapshots
 
     def copy(self) -> "Head":
         return Head(self.stream, self.scope_type, self.length, self.state, self.created_at,
-                    self.updated_at, self.chain_head, list(self.frontier), self.restores)
+                    self.updated_at, self.chain_head, list(self.frontier), self.restores,
+                    self.snapshot_length)
+
+    @property
+    def agg_type(self) -> str:
+        return self.scope_type.rsplit("#", 1)[1]
+
+    @property
+    def agg_id(self) -> str:
+        return self.stream[len(self.scope_type) + 1:]
+
+
+def materialize(head: Head, spec: dict) -> Head:
+    """Give `head` its state when it lives outside the head: the snapshot it points to,
+    plus the events after it folded under `spec` (a missing snapshot: every event)."""
+    if head.state is not None:
+        return head
+    base, start = {}, 0
+    try:
+        snap = StateSnapshot.get(head.stream, head.snapshot_length, consistent_read=True)
+        base, start = snap.state, int(snap.length)
+    except StateSnapshot.DoesNotExist:
+        pass
+    if start < head.length:
+        tail = StoredEvent.query(head.stream, StoredEvent.position >= start,
+                                 consistent_read=True)
+        base = replay(spec, head.agg_type, head.agg_id,
+                      (e for e in tail if e.position < head.length), base)[0]
+    head.state = base
+    return head
 
 
 def unchanged(length: int, restores: int = 0):

@@ -7,7 +7,6 @@ import pytest
 import requests
 
 from chalicelib.platform.imports import loader
-from chalicelib.store import aws
 from chalicelib.store.tables import AuditEntry, StoredEvent
 from local import consumer
 from testing.aws_calls import operations, recording

@@ -13,6 +13,8 @@ from chalicelib.http.schemas import (
     COUNT,
     ENVIRONMENT,
     ISO_TIME,
+    JOB_ACCEPTED,
+    JOB_ANSWER,
     STRING,
     array,
     nullable,
@@ -20,7 +22,6 @@ from chalicelib.http.schemas import (
 )
 from chalicelib.http.surfaces import OPS, where
 from chalicelib.platform.backups import service as backups
-from chalicelib.platform.jobs.api import JOB_ACCEPTED, JOB_ANSWER
 from chalicelib.store.instances import load_instance
 
 bp = Blueprint(__name__)

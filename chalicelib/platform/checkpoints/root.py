@@ -232,7 +232,7 @@ def _line(spec: dict, agg_type: str, prefix: str, head: StreamHead,
     agg_id = head.stream[len(prefix):]
     if head.created_at > cut:
         return None
-    if head.updated_at <= cut:
+    if head.updated_at <= cut and head.snapshot_length is None:   # the state is inline
         root = merkle.frontier_root([(int(lv), bytes.fromhex(h)) for lv, h in head.frontier or []])
         return {"id": agg_id, "length": int(head.length), "state": head.state or {},
                 "merkle_root": root.hex()}

@@ -222,6 +222,7 @@ def restore(act: audit.Act, instance_id: str, env: str, checkpoint_id: str,
         def write(tx, head=head, folded=folded, restores=restores):
             tx.update(StreamHead(stream=item.stream),
                       actions=[StreamHead.state.set(folded.state),
+                               StreamHead.snapshot_length.remove(),   # the state is inline
                                StreamHead.restores.set(restores)],
                       condition=unchanged(head.length, head.restores))
         if act.commit(note, write):

@@ -30,6 +30,7 @@ from chalicelib.domain import events as ev
 from chalicelib.store import keys, specs
 from chalicelib.store.streams import (
     Head,
+    materialize,
     advance,
     check_data,
     check_id,
@@ -247,9 +248,9 @@ def _write(spec, scope: Scope, pending: list[Pending], primary: str, agg_type: s
         for p in pending:
             stream = keys.stream_key(scope.instance_id, scope.env, p.agg_type, p.agg_id)
             if stream not in heads:
-                heads[stream] = _head(stream, keys.scope_type_key(scope.instance_id, scope.env,
-                                                                  p.agg_type),
-                                      fresh, known)
+                heads[stream] = materialize(
+                    _head(stream, keys.scope_type_key(scope.instance_id, scope.env, p.agg_type),
+                          fresh, known), spec)
         originals = {s: h.length for s, h in heads.items()}
         if expected_length is not None and originals[primary] != expected_length:
             if not fresh:
@@ -352,11 +353,14 @@ def _commit(heads: dict, originals: dict, writes: dict, idem: str | None, reques
         raise AppError("BATCH_TOO_LARGE", f"This write needs {count} items in one transaction; "
                        f"DynamoDB allows {MAX_TRANSACTION_ITEMS}. Send fewer events.")
     now = clock.now_int()
+    heads_snapshots: list = []
     try:
         with transact_write() as tx:
             for stream, head in heads.items():
                 condition = unchanged(originals[stream], head.restores)
-                tx.save(head.to_item(), condition=condition, return_values="ALL_OLD")
+                item, snapshots = head.items()
+                tx.save(item, condition=condition, return_values="ALL_OLD")
+                heads_snapshots += snapshots
             for event in writes["events"]:
                 tx.save(event, condition=StoredEvent.position.does_not_exist())
             for (stream, tile), hashes in writes["tiles"].items():
@@ -369,6 +373,8 @@ def _commit(heads: dict, originals: dict, writes: dict, idem: str | None, reques
             for total in totals:
                 tx.update(StreamTypeCounter(scope=usage_scope, type_key=total),
                           actions=[StreamTypeCounter.count.add(n)])
+            for snapshot in heads_snapshots:     # puts: before the idempotency record
+                tx.save(snapshot)
             if idem:
                 tx.save(IdempotencyRecord(key=idem, status=201, body=answer,
                                           request_hash=request_hash, created_at=now,
@@ -382,7 +388,7 @@ def _commit(heads: dict, originals: dict, writes: dict, idem: str | None, reques
         if rate and reasons and reasons[-1] == "ConditionalCheckFailed":
             raise rate.refusal
         # the request lists puts in the order saved: heads, events, then the record
-        idem_at = len(heads) + len(writes["events"])
+        idem_at = len(heads) + len(writes["events"]) + len(heads_snapshots)
         if idem and len(reasons) > idem_at and reasons[idem_at] == "ConditionalCheckFailed":
             return "replay", {}
         if "ConditionalCheckFailed" in reasons or "TransactionConflict" in reasons:
@@ -454,7 +460,11 @@ def read(key, agg_type: str, agg_id: str, at: float | None = None) -> dict:
                 return {"ok": True, "data": {}, "metadata": {"length": 0, "created_at": None,
                                                              "updated_at": None}}
             raise AppError("AGGREGATE_NOT_FOUND")
-        return {"ok": True, "data": head.state or {},
+        state = head.state
+        if head.snapshot_length is not None:   # a large state: in a snapshot plus the tail
+            state = materialize(Head.from_item(head),
+                                current_spec(key.instance_id, key.environment)).state
+        return {"ok": True, "data": state or {},
                 "metadata": {"length": int(head.length), "created_at": head.created_at,
                              "updated_at": head.updated_at}}
     return _state_at(key, agg_type, agg_id, stream, at)

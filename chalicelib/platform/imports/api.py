@@ -14,10 +14,15 @@ from chalice import Blueprint
 from chalicelib.core.errors import AppError, invalid
 from chalicelib.http.requests import media_type
 from chalicelib.http.routing import route
-from chalicelib.http.schemas import COUNT, ISO_TIME, STRING, obj
+from chalicelib.http.schemas import (
+    COUNT,
+    ISO_TIME,
+    JOB_ACCEPTED,
+    STRING,
+    obj,
+)
 from chalicelib.http.surfaces import INTERNAL, on_every_surface, where
 from chalicelib.platform.imports import service as imports
-from chalicelib.platform.jobs.api import JOB_ACCEPTED
 
 bp = Blueprint(__name__)
 
@@ -98,13 +103,12 @@ def export_events(ctx, **params):
                   summary="Inject test data (staging and test only): validated like any "
                           "write, appended now; 202 with the job if it takes longer")
 def inject(ctx, **params):
-    from chalicelib import features
+    from chalicelib.platform.imports import jobs
     instance_id, env = where(ctx, params)
 
     def status(code: int) -> None:
         ctx.status = code
-    return imports.inject(ctx.act, instance_id, env, ctx.body["events"], features.JOB_KINDS,
-                          status)
+    return imports.inject(ctx.act, instance_id, env, ctx.body["events"], jobs.KINDS, status)
 
 
 @on_every_surface(bp, "POST", "/import", None, permission="load_data", body=EVENTS_BODY,

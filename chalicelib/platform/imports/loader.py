@@ -40,6 +40,7 @@ from chalicelib.domain import events as ev
 from chalicelib.store import aws, keys
 from chalicelib.store.streams import (
     Head,
+    materialize,
     advance,
     check_data,
     check_id,
@@ -330,7 +331,7 @@ class Plan:
     counts: dict          # "<type>.<event>" -> n
     present: int
 
-    def items(self) -> int:
+    def items(self) -> int:   # heads (and a snapshot each at most), tiles, counters, job
         return 2 * len(self.heads) + len(self.tiles) + len(self.counts) + 3
 
     def bytes(self) -> int:
@@ -344,7 +345,8 @@ def _plan(instance_id: str, env: str, spec: dict, chunk: list[Line], job) -> Pla
         stream = keys.stream_key(instance_id, env, line.agg_type, line.agg_id)
         if stream not in order:
             order.append(stream)
-    heads = _read_heads(instance_id, env, chunk, order)
+    heads = {s: materialize(h, spec) for s, h in _read_heads(instance_id, env, chunk,
+                                                             order).items()}
     originals = {s: (h.length, h.restores) for s, h in heads.items()}
     stored = _stored_at(instance_id, env, chunk, originals)
     events, tiles, counts, present = [], {}, {}, 0
@@ -484,7 +486,10 @@ def _write_heads(job, plan: Plan, instance_id: str, env: str, end: int, line_no:
     try:
         with transact_write() as tx:
             for stream, head in plan.heads.items():
-                tx.save(head.to_item(), condition=StreamHead.load_lock == job.job.id)
+                item, snapshots = head.items()
+                tx.save(item, condition=StreamHead.load_lock == job.job.id)
+                for snapshot in snapshots:
+                    tx.save(snapshot)
             for (stream, tile), hashes in plan.tiles.items():
                 tx.update(MerkleTile(stream=stream, tile=tile),
                           actions=[MerkleTile.hashes.set((MerkleTile.hashes | []).append(hashes))])
@@ -519,7 +524,7 @@ def clear_environment(job) -> None:
     event counters: what a restore with `replace` does before loading. Idempotent (a
     rerun deletes what is left); streams are found with Queries of the type index."""
     from chalicelib.store import event_log
-    from chalicelib.store.tables import MerkleTile
+    from chalicelib.store.tables import MerkleTile, StateSnapshot
     instance_id, env = job.job.instance_id, job.job.environment
     scope = keys.scope_key(instance_id, env)
     removed = 0
@@ -534,6 +539,10 @@ def clear_environment(job) -> None:
             with MerkleTile.batch_write() as batch:
                 for tile in MerkleTile.query(head.stream):
                     batch.delete(tile)
+            with StateSnapshot.batch_write() as batch:
+                for snapshot in StateSnapshot.query(head.stream, attributes_to_get=[
+                        "stream", "length"]):
+                    batch.delete(snapshot)
             head.delete()
             job.progress(bytes_done=0)
     with StreamTypeCounter.batch_write() as batch:

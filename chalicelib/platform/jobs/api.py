@@ -6,39 +6,27 @@ from __future__ import annotations
 
 from chalice import Blueprint
 
-from chalicelib.http.schemas import COUNT, ENVIRONMENT, ISO_TIME, STRING, array, nullable, obj
+from chalicelib.http.schemas import (
+    JOB_ACCEPTED,  # noqa: F401 - the 202 answer, named here beside the status route
+    JOB_ANSWER,
+    JOB_ID,
+    JOB_KINDS,
+    STRING,
+    array,
+    nullable,
+    obj,
+)
 from chalicelib.http.surfaces import on_every_surface, where
 from chalicelib.platform.jobs import service as jobs
 
 bp = Blueprint(__name__)
 
-JOB_ID = {"type": "string", "pattern": "^job_[0-9]{13}[0-9a-f]{12}$"}
-STATUS = {"type": "string", "enum": list(jobs.STATUSES)}
-JOB_ANSWER = obj({
-    "id": JOB_ID, "kind": {"type": "string", "enum": list(jobs.KINDS)},
-    "instance_id": STRING, "environment": ENVIRONMENT, "status": STATUS,
-    "requested_at": ISO_TIME, "requested_by": STRING,
-    "started_at": nullable(ISO_TIME), "updated_at": nullable(ISO_TIME),
-    "completed_at": nullable(ISO_TIME),
-    "params": {"type": "object", "description": "what was asked"},
-    "progress": obj({
-        "done": {**COUNT, "description": "items done (events, lines, aggregates)"},
-        "total": nullable({**COUNT, "description": "items in all, once known"}),
-        "bytes": {**COUNT, "description": "bytes read or written"},
-        "percent": nullable({"type": "number", "minimum": 0}),
-        "rate_per_second": nullable({"type": "number", "minimum": 0,
-                                     "description": "items per second since it started"}),
-    }),
-    "result": nullable({"type": "object", "description": "what the job did, once completed"}),
-    "error": nullable({**STRING, "description": "why it failed"}),
-    "status_url": STRING,
-})
-JOB_ACCEPTED = obj({"job_id": JOB_ID, "status_url": STRING, "job": JOB_ANSWER})
+STATUS = JOB_ANSWER["properties"]["status"]
 JOB_PAGE_ANSWER = obj({"jobs": array(JOB_ANSWER),
                        "next_cursor": nullable({**STRING, "description": "pass back as "
                                                 "cursor; null on the last page"})})
 LIST_QUERY = {
-    "kind": {"type": "string", "enum": list(jobs.KINDS)},
+    "kind": {"type": "string", "enum": list(JOB_KINDS)},
     "status": STATUS,
     "limit": {"type": "integer", "minimum": 1, "maximum": jobs.MAX_PAGE,
               "default": jobs.DEFAULT_PAGE},

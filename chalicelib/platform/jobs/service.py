@@ -3,9 +3,6 @@ from __future__ import annotations
 
 from chalicelib.store import jobs as store
 
-# every kind a feature runs (chalicelib/features.JOB_KINDS maps each to its function)
-KINDS = ("import", "import_jsonl", "cold_start", "inject", "restore_backup", "root_checkpoint")
-STATUSES = ("pending", "running", "completed", "failed")
 DEFAULT_PAGE = 50
 MAX_PAGE = 200
 

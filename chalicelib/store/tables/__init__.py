@@ -31,6 +31,7 @@ from chalicelib.store.tables.platform import (
     RootCheckpoint,
     RootCheckpointSetting,
     SpecVersion,
+    StateSnapshot,
     StoredEvent,
     StreamHead,
     StreamTypeCounter,
@@ -39,4 +40,4 @@ from chalicelib.store.tables.platform import (
 TABLES = [Operator, Session, Challenge, Device, Instance, ApiKey, ApiKeyId, AuditEntry, ErrorRecord, MetaItem,
           FederationPeer, Counter, MetricBucket, RateCounter, Alert, SpecVersion, StreamHead,
           StoredEvent, MerkleTile, IdempotencyRecord, StreamTypeCounter, Backup, BackupSetting,
-          Job, Checkpoint, RootCheckpoint, RootCheckpointSetting]
+          Job, StateSnapshot, Checkpoint, RootCheckpoint, RootCheckpointSetting]

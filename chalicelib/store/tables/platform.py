@@ -91,7 +91,7 @@ class StreamHead(BaseModel):
     stream = UnicodeAttribute(hash_key=True)      # "<instance>#<env>#<type>#<id>"
     scope_type = UnicodeAttribute()               # "<instance>#<env>#<type>"
     length = NumberAttribute()
-    state = JSONAttribute(default=dict)
+    state = JSONAttribute(null=True, default=dict)  # absent while in a StateSnapshot
     created_at = NumberAttribute()
     updated_at = NumberAttribute()
     chain_head = UnicodeAttribute(null=True)      # hex of the last chain hash
@@ -104,7 +104,21 @@ class StreamHead(BaseModel):
     # appends wait for it (chalicelib/platform/imports/loader.py)
     load_lock = UnicodeAttribute(null=True)
     load_until = NumberAttribute(null=True)
+    # a state too large to ride in the head lives in StateSnapshot (stream, this length)
+    # plus the events after it; `state` is then absent (store/streams.py)
+    snapshot_length = NumberAttribute(null=True)
     by_scope_type = TypeIndex()
+
+
+class StateSnapshot(BaseModel):
+    """The folded state of a stream whose state is too large for its head, at a length:
+    written by an append every so many events (store/streams.py), so that an append's
+    write cost does not grow with the state. Superseded ones are kept: one per at least
+    state-size-in-KB events, so they store at most about 1 KB per event."""
+    Meta = table_meta("state_snapshots")
+    stream = UnicodeAttribute(hash_key=True)
+    length = NumberAttribute(range_key=True)
+    state = JSONAttribute()
 
 
 class StoredEvent(BaseModel):
