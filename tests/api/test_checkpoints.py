@@ -474,3 +474,45 @@ def test_erasing_a_stream_drops_its_checkpoints(world, monkeypatch):
     assert [c["id"] for c in call(w, "GET").json["checkpoints"]] == [other]
     listed = aws.client("s3").list_objects_v2(Bucket=bucket_name("backups"), Prefix="checkpoints/")
     assert listed.get("KeyCount", 0) == 0
+
+
+def test_restore_and_root_checkpoints_of_a_state_kept_in_snapshots(world):
+    """A state past the head's inline limit lives in snapshots: a restore and a root
+    checkpoint still see (and give) exactly the replayed state."""
+    w = world
+    from chalicelib.platform.checkpoints import root
+    from chalicelib.store.tables import RootCheckpoint
+    from local import consumer
+    for i in range(12):                        # about 12 KB of state
+        w.append("order", ORDER, "item_added", {"sku": f"{i}" + "S" * 1000, "qty": 1})
+    stream = stream_key(w.inst, "prod", "order", ORDER)
+    assert StreamHead.get(stream).snapshot_length is not None
+    good = create(w)
+    assert good["state_size"] > 8 * 1024
+    bad = copy.deepcopy(ORDER_SPEC)
+    bad["aggregate_types"]["order"]["events"]["item_added"]["handler"] = [
+        {"set": {"target": "count", "value": -1}}]
+    deploy(w, bad)
+    w.append("order", ORDER, "item_added", {"sku": "late", "qty": 2})
+    deploy(w, ORDER_SPEC)
+    done = call(w, "POST", f"/{good['id']}/restore")
+    assert done.status == 200, done
+    expected = full_replay_at(w, "order", ORDER, clock.now() + 1)[0]
+    assert done.json["state_sha256"] == hashlib.sha256(ev.canonical(expected)).hexdigest()
+    assert data(w, f"order/{ORDER}").json["data"] == expected and expected["count"] == 17
+    w.append("order", ORDER, "closed", {})
+    clock.advance(60)
+    expected = full_replay_at(w, "order", ORDER, clock.now())[0]
+    assert data(w, f"order/{ORDER}").json["data"] == expected
+    answer = w.stack.call("POST", f"/api/instances/{w.inst}/ops/prod/root-checkpoints",
+                          w.token, body={"aggregate_type": "order"})
+    assert answer.status == 202, answer
+    consumer.drain()
+    rec = RootCheckpoint.get(f"{w.inst}#prod", answer.json["root_checkpoint"]["id"])
+    import gzip
+    lines = [json.loads(x) for x in gzip.decompress(
+        aws.client("s3").get_object(Bucket=bucket_name("backups"),
+                                    Key=rec.s3_key)["Body"].read()).decode().splitlines()]
+    assert [x["id"] for x in lines] == [ORDER, "0RDER0002"]
+    assert lines[0]["state"] == expected and lines[0]["length"] == 17
+    assert root.describe(rec)["count"] == 2

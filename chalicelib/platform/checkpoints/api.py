@@ -14,6 +14,7 @@ from chalicelib.http.schemas import (
     BOOLEAN,
     COUNT,
     ISO_TIME,
+    JOB_ACCEPTED,
     STRING,
     array,
     nullable,
@@ -181,12 +182,7 @@ ROOT_CHECKPOINT = obj({
     "manifest_key": {**STRING, "description": "its manifest (JSON), beside it"},
     "error": nullable({**STRING, "description": "why it failed"}),
 })
-ROOT_ACCEPTED = obj({
-    "job_id": {"type": "string", "pattern": "^job_[0-9]{13}[0-9a-f]{12}$"},
-    "status_url": {**STRING, "description": "the job's status and progress"},
-    "job": {"type": "object", "description": "the job, as its status_url shows it"},
-    "root_checkpoint": ROOT_CHECKPOINT,
-})
+ROOT_ACCEPTED = obj({**JOB_ACCEPTED["properties"], "root_checkpoint": ROOT_CHECKPOINT})
 ROOT_PAGE = obj({"root_checkpoints": array(ROOT_CHECKPOINT),
                  "next_cursor": nullable({**STRING, "description": "pass back as cursor; "
                                           "null on the last page"})})

@@ -54,6 +54,7 @@ from chalicelib.store.tables import (
     SpecVersion,
     StreamHead,
 )
+from chalicelib.store.streams import Head, materialize
 from chalicelib.store.uploads import GzipLinesWriter, sha256_of
 
 ID_PATTERN = r"^rc_[0-9]{13}[0-9a-f]{12}$"
@@ -232,9 +233,12 @@ def _line(spec: dict, agg_type: str, prefix: str, head: StreamHead,
     agg_id = head.stream[len(prefix):]
     if head.created_at > cut:
         return None
-    if head.updated_at <= cut and head.snapshot_length is None:   # the state is inline
+    if head.updated_at <= cut:      # untouched since: the head's own state
+        state = head.state or {}
+        if head.snapshot_length is not None:    # a large state: its snapshot plus the tail
+            state = materialize(Head.from_item(head), spec).state
         root = merkle.frontier_root([(int(lv), bytes.fromhex(h)) for lv, h in head.frontier or []])
-        return {"id": agg_id, "length": int(head.length), "state": head.state or {},
+        return {"id": agg_id, "length": int(head.length), "state": state,
                 "merkle_root": root.hex()}
     folded = folds.fold(spec, agg_type, agg_id, head.stream, at=cut, tree=True)
     if folded.length == 0:
