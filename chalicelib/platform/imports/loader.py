@@ -56,7 +56,7 @@ CHUNK_STREAMS = 25          # streams per chunk at most: their heads share two t
 MAX_TX_ITEMS = 100
 MAX_TX_BYTES = 3_500_000
 HOLD_SECONDS = 60
-READ_BLOCK = 1 << 20
+READ_BLOCK = 256 * 1024      # bytes per ranged GET of the file
 
 
 class BadLine(Exception):
@@ -90,30 +90,32 @@ class Line:
 
 def lines_from(bucket: str, key: str, offset: int = 0):
     """(line bytes without its newline, offset just past it), from byte `offset` on,
-    streamed: one ranged GET, read a block at a time."""
+    streamed a block at a time: each block is one ranged GET read to its end before its
+    lines are used, so no S3 response stays open while the lines are written (the
+    embedded AWS of `make run` serves one request at a time, and a body it is still
+    sending would hold back every other call)."""
     s3 = aws.client("s3")
     try:
         size = s3.head_object(Bucket=bucket, Key=key)["ContentLength"]
     except Exception:  # noqa: BLE001 - missing or unreadable: the job says so
         raise AppError("JOB_FAILED", f"the file to load is not in S3 (s3://{bucket}/{key})")
-    if offset >= size:
-        return
-    body = s3.get_object(Bucket=bucket, Key=key, Range=f"bytes={offset}-")["Body"]
     pending = b""
-    at = offset
-    while True:
-        block = body.read(READ_BLOCK)
+    at = pos = offset
+    while pos < size:
+        end = min(pos + READ_BLOCK, size) - 1
+        block = s3.get_object(Bucket=bucket, Key=key, Range=f"bytes={pos}-{end}")["Body"].read()
         if not block:
             break
+        pos += len(block)
         pending += block
         start = 0
         while True:
-            end = pending.find(b"\n", start)
-            if end < 0:
+            newline = pending.find(b"\n", start)
+            if newline < 0:
                 break
-            at += end + 1 - start
-            yield pending[start:end], at
-            start = end + 1
+            at += newline + 1 - start
+            yield pending[start:newline], at
+            start = newline + 1
         pending = pending[start:]
         if len(pending) > MAX_LINE_BYTES * 4:   # a line too long to ever be an event
             at += len(pending)
