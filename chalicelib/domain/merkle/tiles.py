@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from chalicelib.domain.merkle.hashing import EMPTY_ROOT, node_hash
 
-TILE_HEIGHT = 8                  # a tile holds 2**8 hashes of one tree level
+TILE_HEIGHT = 4                  # a tile holds 2**4 hashes of one tree level (<= 1 KB: an
+#                                  append rewrites its tile, so a small one writes cheap)
 TILE_WIDTH = 1 << TILE_HEIGHT
 
 

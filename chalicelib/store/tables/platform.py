@@ -136,7 +136,8 @@ class StoredEvent(BaseModel):
 
 class MerkleTile(BaseModel):
     """Go checksum-database style tiles: tile level t holds, in order, the hashes of the
-    tree's level 8t nodes; higher levels inside a tile are hashed on demand."""
+    tree's level (TILE_HEIGHT * t) nodes, TILE_WIDTH to a tile; higher levels inside a
+    tile are hashed on demand (domain/merkle/tiles.py)."""
     Meta = table_meta("merkle_tiles")
     stream = UnicodeAttribute(hash_key=True)
     tile = UnicodeAttribute(range_key=True)       # "<tile level>/<tile index>"
