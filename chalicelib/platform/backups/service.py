@@ -25,7 +25,6 @@ reason. Choices:
 """
 from __future__ import annotations
 
-import hashlib
 import secrets
 import time
 
@@ -291,59 +290,30 @@ def claim(item: Backup, now: float) -> bool:
 
 
 def _write(item: Backup) -> tuple[int, int, str]:
-    """Stream the export into S3; (events, size, sha256)."""
-    s3, bucket = _s3(), _bucket()
-    digest, size, events = hashlib.sha256(), 0, 0
+    """Stream the export into S3 (store/uploads.MultipartWriter: memory holds about one
+    part); (events, size, sha256)."""
+    from chalicelib.store.uploads import MultipartWriter
+    out = MultipartWriter(_bucket(), item.s3_key, "application/x-ndjson", PART_BYTES)
+    events = 0
     reported = time.monotonic()
-    buffer, parts, upload_id = bytearray(), [], None
     try:
         cursor = None
         while True:
             page = export.page(item.instance_id, item.environment, cursor=cursor)
             for text in page.lines:
-                raw = text.encode()
-                buffer += raw
-                digest.update(raw)
-                size += len(raw)
+                out.write(text.encode())
                 events += 1
-            if len(buffer) >= PART_BYTES:
-                if upload_id is None:
-                    upload_id = s3.create_multipart_upload(
-                        Bucket=bucket, Key=item.s3_key,
-                        ContentType="application/x-ndjson")["UploadId"]
-                number = len(parts) + 1
-                etag = s3.upload_part(Bucket=bucket, Key=item.s3_key, UploadId=upload_id,
-                                      PartNumber=number, Body=bytes(buffer))["ETag"]
-                parts.append({"ETag": etag, "PartNumber": number})
-                buffer = bytearray()
             cursor = page.next_cursor
             if not cursor:
                 break
             if time.monotonic() - reported >= PROGRESS_EVERY_SECONDS:
-                item.update(actions=[Backup.progress.set({"done": events, "bytes": size})])
+                item.update(actions=[Backup.progress.set({"done": events, "bytes": out.size})])
                 reported = time.monotonic()
-        if upload_id is None:
-            s3.put_object(Bucket=bucket, Key=item.s3_key, Body=bytes(buffer),
-                          ContentType="application/x-ndjson",
-                          Metadata={"sha256": digest.hexdigest()})
-        else:
-            if buffer:
-                number = len(parts) + 1
-                etag = s3.upload_part(Bucket=bucket, Key=item.s3_key, UploadId=upload_id,
-                                      PartNumber=number, Body=bytes(buffer))["ETag"]
-                parts.append({"ETag": etag, "PartNumber": number})
-            s3.complete_multipart_upload(Bucket=bucket, Key=item.s3_key, UploadId=upload_id,
-                                         MultipartUpload={"Parts": parts})
+        size, sha = out.close()
     except Exception:
-        if upload_id is not None:
-            try:
-                s3.abort_multipart_upload(Bucket=bucket, Key=item.s3_key, UploadId=upload_id)
-            except Exception:  # noqa: BLE001 - the original error matters more
-                from chalicelib.core.observability import logger
-                logger.exception("could not abort a multipart upload",
-                                 extra={"key": item.s3_key})
+        out.abort()
         raise
-    return events, size, digest.hexdigest()
+    return events, size, sha
 
 
 def offsite_key(offsite: dict, s3_key: str) -> str:
