@@ -6,10 +6,10 @@ at 10k and 100k events (1M with --full).
     python -m bench.data_loading --sizes 5000  # any sizes
 
 Each size runs in a fresh interpreter against moto's server in a process of its own
-(`--moto-server`: moto with local/moto_server.py's transaction backup of only the items
-named, as under `make run`, but answering requests in threads: see moto_server_main for
-why), so the interpreter's peak RSS is the loader's own memory and not moto's copy of the
-data. Provisioning and bootstrap run in a third process (setup_main):
+(`--moto-server`: as under `make run`, one request at a time, transactions backing up only
+the items they name; see moto_server_main), so the interpreter's peak RSS is the
+loader's own memory and not moto's copy of the data. Provisioning and bootstrap run in a
+third process (setup_main):
 
 1. the input is written to a file first, in the export's shape: `order` aggregates of
    100 events (created, 98 item_added, closed) with their positions and historical
@@ -28,9 +28,7 @@ the import: at most 45), and RSS: cold, warm (after a warm-up load of one aggreg
 another environment), the peak during the import and during the export (psutil sampled
 every 20 ms) and the interpreter's ru_maxrss. moto is in another process: its time is in
 the rates (over HTTP on the loopback), its memory is not in the RSS.
-
-Under `make run` moto's server answers one request at a time: there a file of more than a
-few MB stalls the load (`--serial-moto` reproduces it; see moto_server_main)."""
+"""
 from __future__ import annotations
 
 import argparse
@@ -104,19 +102,14 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def moto_server_main(port: int, stock_query: bool, serial: bool) -> int:
-    """moto's server for this bench: local/moto_server.py's transaction backup of only the
-    items a transaction names (as under `make run`), served by threads unless `serial`
-    (`make run`'s one request at a time), plus, unless stock_query,
+def moto_server_main(port: int, stock_query: bool, threaded: bool) -> int:
+    """moto's server for this bench: as under `make run` (local/moto_server.py: one
+    request at a time, unless `threaded`; a transaction backs up only the items it
+    names), plus, unless stock_query,
     bench/device_metrics' fast_moto: a Query on a table's own key starts from its
     partition instead of sorting the whole table (moto 5.x's Query is O(table);
     DynamoDB's is O(page)). Answers are unchanged; only moto's time per Query drops.
-
-    Why threads: the loader reads its file as one streamed S3 GET while it makes
-    DynamoDB calls; a server answering one request at a time is then stuck writing the
-    S3 body (once the file outgrows the loopback socket's buffers, a few MB) and every
-    DynamoDB call times out (`--serial-moto` shows it). The bench has one writer, so
-    threads cost no atomicity here. Also: the heap is frozen every 5 s (see freeze_heap)."""
+    Also: the heap is frozen every 5 s (see freeze_heap)."""
     import os as _os
 
     from moto.moto_server.werkzeug_app import (
@@ -138,9 +131,10 @@ def moto_server_main(port: int, stock_query: bool, serial: bool) -> int:
 
     def freeze_heap():
         # moto keeps every item as Python objects: at a million events its heap holds tens
-        # of millions of them, and a full collection then pauses the server past the app's
-        # 2 s read timeout. Objects that lived a few seconds are moved out of the
-        # collector's reach (gc.freeze); younger ones are collected as usual.
+        # of millions of them, and without this the server answered past the app's 2 s
+        # read timeout (most likely in full collections). Objects that lived a few seconds
+        # are moved out of the collector's reach (gc.freeze); younger ones are collected
+        # as usual.
         import gc
         while True:
             time.sleep(5.0)
@@ -154,20 +148,20 @@ def moto_server_main(port: int, stock_query: bool, serial: bool) -> int:
             from bench.device_metrics import fast_moto
             stack.enter_context(fast_moto())
         server = make_server("127.0.0.1", port, DomainDispatcherApplication(create_backend_app),
-                             threaded=not serial, request_handler=MotoRequestHandler)
+                             threaded=threaded, request_handler=MotoRequestHandler)
         print(f"{moto_server.READY_LINE} http://127.0.0.1:{port}", flush=True)
         server.serve_forever()
     return 0
 
 
 @contextlib.contextmanager
-def moto_process(stock_query: bool, serial: bool):
+def moto_process(stock_query: bool, threaded: bool):
     port = _free_port()
     args = [sys.executable, "-m", "bench.data_loading", "--moto-server", str(port)]
     if stock_query:
         args.append("--stock-query")
-    if serial:
-        args.append("--serial-moto")
+    if threaded:
+        args.append("--threaded-moto")
     proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, text=True)
     try:
         line = proc.stdout.readline()
@@ -332,14 +326,14 @@ def _models_in_use() -> int:
     return sum(1 for m in TABLES if getattr(m, "_connection", None) is not None)
 
 
-def child(events: int, path: Path, stock_query: bool, serial: bool) -> dict:
+def child(events: int, path: Path, stock_query: bool, threaded: bool) -> dict:
     """One size, in this (fresh) interpreter: import then export; the figures as a dict."""
     import testing.env  # noqa: F401 - the test environment before project imports
     os.environ["POWERTOOLS_TRACE_DISABLED"] = "true"
     import requests
 
     from bench.event_store import Calls
-    with moto_process(stock_query, serial) as (url, server), RssSampler() as rss:
+    with moto_process(stock_query, threaded) as (url, server), RssSampler() as rss:
         token, inst = _set_up(url)
         os.environ["AWS_ENDPOINT_URL"] = url
         from chalice.test import Client
@@ -485,6 +479,8 @@ def _dynamo(calls: dict) -> Counter:
     return Counter({k.split(":", 1)[1]: v for k, v in calls.items() if k.startswith("dynamodb:")})
 
 
+SERVING = {True: "in threads (--threaded-moto)",
+           False: "one request at a time, as under `make run`"}
 QUERY_NOTE = {
     True: "moto's own Query (it sorts the whole table on every call in moto 5.x)",
     False: "moto's Query made to start from the queried partition (bench/device_metrics.py\n"
@@ -493,7 +489,7 @@ QUERY_NOTE = {
 }
 
 
-def report(results: list[dict], stock_query: bool) -> None:
+def report(results: list[dict], stock_query: bool, threaded: bool = False) -> None:
     title("Data loading: import_jsonl (presigned upload, queued job) and export, "
           "moto's server in its own process")
     rows = []
@@ -598,12 +594,10 @@ every AWS call the importing process made in that phase, the job's bookkeeping (
 progress saves, status reads) included. Constant 'us/ev' and 'calls /1k' across
 sizes mean the per-event cost does not grow with the load; BatchWriteItem is the floor:
 40 per 1,000 events (25 per call).
-moto's server freezes its heap every 5 s (gc.freeze): at 1M events a full collection of
-its millions of stored items paused it past the app's 2 s read timeout, and the job
-failed after 3 crashes. It answers in threads here; with --serial-moto (one request at a time, as
-under `make run`) a file past a few MB stalls the load: the loader keeps its streamed S3
-GET open while it writes, the server blocks sending that body, and every DynamoDB call
-times out (the job fails after 3 crashes).""")
+moto's server freezes its heap every 5 s (gc.freeze): without it, at 1M events moto
+answered past the app's 2 s read timeout (in both runs tried: one job failed after 3
+crashes, one miscounted a chunk it ran twice), most likely in full garbage collections
+of its millions of stored items. moto's server answers {SERVING[threaded]}.""")
 
 
 # --------------------------------------------------------------------------- main
@@ -614,20 +608,20 @@ def main(argv=None) -> int:
     parser.add_argument("--sizes", help="comma-separated event counts (default 10000,100000)")
     parser.add_argument("--stock-query", action="store_true",
                         help="moto's own Query (slow: sorts the whole table per call)")
-    parser.add_argument("--serial-moto", action="store_true",
-                        help="moto's server answering one request at a time, as under "
-                             "`make run` (a file past a few MB then stalls the load)")
+    parser.add_argument("--threaded-moto", action="store_true",
+                        help="moto's server answering in threads (by default one request "
+                             "at a time, as under `make run`)")
     parser.add_argument("--moto-server", type=int, metavar="PORT", help=argparse.SUPPRESS)
     parser.add_argument("--setup", metavar="URL", help=argparse.SUPPRESS)
     parser.add_argument("--child", type=int, metavar="EVENTS", help=argparse.SUPPRESS)
     parser.add_argument("--file", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.moto_server:
-        return moto_server_main(args.moto_server, args.stock_query, args.serial_moto)
+        return moto_server_main(args.moto_server, args.stock_query, args.threaded_moto)
     if args.setup:
         return setup_main(args.setup)
     if args.child:
-        result = child(args.child, Path(args.file), args.stock_query, args.serial_moto)
+        result = child(args.child, Path(args.file), args.stock_query, args.threaded_moto)
         print("RESULT " + json.dumps(result))
         return 0
 
@@ -647,7 +641,7 @@ def main(argv=None) -> int:
                   f"{time.perf_counter() - t:.1f} s); importing and exporting ...", flush=True)
             cmd = [sys.executable, "-m", "bench.data_loading", "--child", str(n),
                    "--file", str(path)] + (["--stock-query"] if args.stock_query else []) + (
-                       ["--serial-moto"] if args.serial_moto else [])
+                       ["--threaded-moto"] if args.threaded_moto else [])
             done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
             lines = [ln for ln in done.stdout.splitlines() if ln.startswith("RESULT ")]
             if done.returncode != 0 or not lines:
@@ -658,7 +652,7 @@ def main(argv=None) -> int:
                   f"{result['export']['seconds']:.1f} s", flush=True)
             results.append(result)
             path.unlink()
-    report(results, args.stock_query)
+    report(results, args.stock_query, args.threaded_moto)
     print(f"\n(data-loading bench took {time.perf_counter() - started:.1f} s)")
     return 0
 
