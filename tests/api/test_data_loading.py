@@ -315,3 +315,32 @@ def test_only_a_completed_backup_restores(world):
     bad = ops(w, "prod", f"backups/{backup.json['job_id']}/restore",
               {"target_environment": "qa"})
     assert bad.status == 400
+
+
+def test_a_chunk_whose_answer_was_lost_is_not_applied_twice(world, monkeypatch):
+    """DynamoDB applied the chunk's transaction but the answer never came (a timeout):
+    the job reads its own cursor back, sees the chunk done, and goes on; lines without a
+    position are not appended a second time."""
+    import contextlib
+
+    from chalicelib.store import base
+    w = world
+    clear_test_env(w)
+    lines = [{k: v for k, v in json.loads(t).items()
+              if k not in ("position", "content_hash", "chain_hash")}
+             for t in export_text(w, "prod").splitlines()]
+    real = base.transact_write
+    calls = {"n": 0}
+
+    @contextlib.contextmanager
+    def answer_lost_once():
+        calls["n"] += 1
+        with real() as tx:
+            yield tx
+        if calls["n"] == 3:   # after the request's and the hold's: heads and cursor
+            raise ConnectionError("read timeout")
+    monkeypatch.setattr(base, "transact_write", answer_lost_once)
+    job = job_of(w, ops(w, "test", "import", {"events": lines}))
+    assert job["status"] == "completed", job
+    assert job["result"]["applied"] == len(lines)
+    assert len(export_text(w, "test").splitlines()) == len(lines)

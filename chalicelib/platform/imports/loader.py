@@ -269,12 +269,23 @@ def _validate(job, spec, bucket, key, historical) -> str:
     return "done"
 
 
+def _items_for(events: int) -> int:
+    """Transaction items one stream with `events` new events needs, at most: its head, a
+    snapshot, a Merkle tile per TILE_WIDTH events plus one it may end in and one above."""
+    from chalicelib.domain.merkle import TILE_WIDTH
+    return 2 + -(-events // TILE_WIDTH) + 2
+
+
 def _apply(job, spec, bucket, key, historical) -> str:
+    """Chunks are cut so that their writes fit one transaction (MAX_TX_ITEMS, counting
+    the Merkle tiles each stream's events fill), at most CHUNK_STREAMS streams and
+    CHUNK_LINES lines; an oversized plan is still halved by _commit_chunk."""
     c = job.cursor
     chunk: list[Line] = []
-    streams: set = set()
+    streams: dict = {}
     chunk_end = c["offset"]
     line_no = c["line"]
+    fixed = 8                      # counters, usage totals, the job
     for raw, end in lines_from(bucket, key, c["offset"]):
         line_no += 1
         try:
@@ -283,17 +294,21 @@ def _apply(job, spec, bucket, key, historical) -> str:
             parsed = None        # reported by the first pass; skip_invalid lets it go
         if parsed is not None:
             parsed.end = end
-            if parsed.stream_key not in streams and len(streams) >= CHUNK_STREAMS:
+            n = streams.get(parsed.stream_key, 0)
+            grown = (sum(_items_for(k) for k in streams.values()) + fixed
+                     - (_items_for(n) if n else 0) + _items_for(n + 1))
+            if chunk and (grown > MAX_TX_ITEMS or (
+                    parsed.stream_key not in streams and len(streams) >= CHUNK_STREAMS)):
                 _commit_chunk(job, spec, chunk, chunk_end, line_no - 1)
-                chunk, streams = [], set()
+                chunk, streams = [], {}
                 if job.time_left() < 10:
                     return "more"
             chunk.append(parsed)
-            streams.add(parsed.stream_key)
+            streams[parsed.stream_key] = streams.get(parsed.stream_key, 0) + 1
         chunk_end = end
         if len(chunk) >= CHUNK_LINES:
             _commit_chunk(job, spec, chunk, chunk_end, line_no)
-            chunk, streams = [], set()
+            chunk, streams = [], {}
             if job.time_left() < 10:
                 return "more"
     _commit_chunk(job, spec, chunk, chunk_end, line_no)
@@ -509,8 +524,13 @@ def _write_heads(job, plan: Plan, instance_id: str, env: str, end: int, line_no:
                                Job.updated_at.set(now),
                                Job.lease_until.set(now + _lease_seconds())],
                       condition=Job.lease_owner == job.owner)
-    except TransactWriteError:
-        raise _Contended()
+    except Exception as exc:
+        # a timed-out transaction may still have been applied: its cursor says so
+        stored = Job.get(job.job.scope, job.job.id, consistent_read=True).cursor or {}
+        if (stored.get("offset"), stored.get("line")) != (end, line_no):
+            if isinstance(exc, TransactWriteError):
+                raise _Contended()
+            raise
     job.cursor.clear()
     job.cursor.update(cursor)
     job.progress_now.update(progress)
