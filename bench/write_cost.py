@@ -9,8 +9,8 @@ chalice.test.Client on moto's in-process mock), one `order` aggregate per size: 
 `created`, then batches of `item_added` with 100-character skus until its folded state
 (canonical JSON) reaches the size, then the measured appends: `closed` events, whose
 handler only sets `status`, so the state keeps its size while they are measured. 256
-appends cover every slot of a Merkle tile (at most 256 hashes) once, so their mean is the
-long-run cost per append whatever the stream's length.
+appends cover every slot of a Merkle tile (TILE_WIDTH hashes) a whole number of times, so
+their mean is the long-run cost per append whatever the stream's length.
 
 Units are computed by bench/dynamo_cost.py from the serialized requests and the items
 moto stores before and after each call: item sizes rounded up to 1 KB per write unit,
