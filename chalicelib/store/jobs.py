@@ -105,12 +105,8 @@ def start(act, job: Job, note) -> dict:
 def enqueue(job: Job, delay_seconds: int = 0) -> None:
     """Hand the job to the consumer. If the queue cannot be reached the job stays
     pending and the sweeper sends it later."""
-    from chalicelib.core.observability import logger
     from chalicelib.store import queues
-    try:
-        queues.send("work", {"task": "job", "scope": job.scope, "id": job.id}, delay_seconds)
-    except Exception:  # noqa: BLE001 - the sweeper re-sends what was not sent
-        logger.exception("could not queue a job", extra={"job_id": job.id})
+    queues.offer("work", {"task": "job", "scope": job.scope, "id": job.id}, delay_seconds)
 
 
 def get(instance_id: str, env: str, job_id: str) -> Job:

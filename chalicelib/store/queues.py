@@ -57,6 +57,18 @@ def send(logical: str, message: dict, delay_seconds: int = 0) -> None:
         DelaySeconds=max(0, min(int(delay_seconds), MAX_DELAY_SECONDS)))
 
 
+def offer(logical: str, message: dict, delay_seconds: int = 0) -> bool:
+    """`send`, for work a sweeper also finds: if the queue cannot be reached the failure
+    is logged, not raised (the record stays pending and the sweeper sends it later)."""
+    try:
+        send(logical, message, delay_seconds)
+        return True
+    except Exception:  # noqa: BLE001 - the sweeper re-sends what was not sent
+        from chalicelib.core.observability import logger
+        logger.exception("could not queue work", extra={"queued": message})
+        return False
+
+
 def create_all() -> None:
     """Each queue with its dead-letter queue and redrive policy (local stack and tests;
     in AWS, scripts/gen_infra.py declares the same)."""

@@ -124,12 +124,8 @@ def request(instance_id: str, env: str, requested_by: str) -> Backup:
 def _enqueue(item: Backup) -> None:
     """Start the backup within seconds (the work queue's consumer runs it); if the queue
     cannot be reached, the scheduled job takes it at its next run."""
-    from chalicelib.core.observability import logger
     from chalicelib.store import queues
-    try:
-        queues.send("work", {"task": "backup", "scope": item.scope, "id": item.id})
-    except Exception:  # noqa: BLE001 - the scheduled job is the sweeper
-        logger.exception("could not queue a backup", extra={"backup_id": item.id})
+    queues.offer("work", {"task": "backup", "scope": item.scope, "id": item.id})
 
 
 def run_requested(scope: str, backup_id: str) -> str:

@@ -84,7 +84,6 @@ def load(act, instance_id: str, env: str, kind: str, body: bytes | list,
          skip_invalid: bool):
     """import / import_jsonl (body) / cold_start: the input to S3, then the job; the
     202 answer and the audit note."""
-    from chalicelib.identity import audit  # noqa: F401 - Note is built in _start
     _require_spec(instance_id, env)
     if kind == "cold_start":
         _require_empty(instance_id, env)
