@@ -39,6 +39,16 @@ def work_queue(event):
                                         "message_id": record.to_dict().get("messageId")})
 
 
+@app.on_sqs_message(queue=queues.queue_name("timers"), batch_size=1, name="timers_queue")
+def timers_queue(event):
+    """Short work due at a moment (deliveries, scheduled events, saga steps), each
+    message one task, handled as work_queue handles its own."""
+    for record in event:
+        outcome = features.handle_message(record.body)
+        logger.info("timer done", extra={"outcome": outcome,
+                                         "message_id": record.to_dict().get("messageId")})
+
+
 def __getattr__(name: str):
     """Lambda resolves a scheduled function's handler, "app.job_<name>", here: from the
     handler Chalice registered, middleware included."""

@@ -29,19 +29,32 @@ from chalicelib.platform.keys import api as keys_api
 from chalicelib.platform.jobs import api as jobs_api
 from chalicelib.platform.jobs import jobs as jobs_jobs
 from chalicelib.platform.keys import jobs as keys_jobs
+from chalicelib.platform.sagas import api as sagas_api
+from chalicelib.platform.sagas import jobs as sagas_jobs
+from chalicelib.platform.schedules import api as schedules_api
+from chalicelib.platform.schedules import jobs as schedules_jobs
 from chalicelib.platform.specs import api as specs_api
+from chalicelib.platform.tombstones import api as tombstones_api
+from chalicelib.platform.tombstones import jobs as tombstones_jobs
+from chalicelib.platform.webhooks import api as webhooks_api
+from chalicelib.platform.webhooks import jobs as webhooks_jobs
+from chalicelib.store import reactions
 
 BLUEPRINTS = [module.bp for module in (
     meta, identity_api,
     instances_api, keys_api, specs_api, events_api, integrity_api, blobs_api, imports_api,
     backups_api, jobs_api, checkpoints_api,
+    schedules_api, sagas_api, webhooks_api, tombstones_api,
     devices_api, moderation_api, config_api, metrics_api, health_api,
 )]
 
 JOBS: dict[str, Job] = {job.name: job for module in (
     keys_jobs, backups_jobs, health_jobs, devices_jobs, metrics_jobs, jobs_jobs,
-    checkpoints_jobs,
+    checkpoints_jobs, schedules_jobs, sagas_jobs, webhooks_jobs, tombstones_jobs,
 ) for job in module.JOBS}
+
+# what acts over time: each feature's queue tasks and what appends set in motion
+_TIMED = (schedules_jobs, sagas_jobs, webhooks_jobs, tombstones_jobs)
 
 # what each kind of long job runs: fn(run: store.jobs.Run) -> "more" | result dict
 JOB_KINDS: dict = {}
@@ -60,6 +73,19 @@ def _run_job(message: dict) -> str:
 
 # what each task on the work queue (chalicelib/store/queues.py) does
 TASKS = {"job": _run_job, "backup": backups_jobs.run_requested}
+for _module in _TIMED:
+    TASKS.update(_module.TASKS)
+    if _module.REACTOR is not None:
+        reactions.register(_module.REACTOR)
+
+
+def _emit_as_system(*args, **kwargs):
+    """Scheduled events and saga steps append through the data plane's own path."""
+    from chalicelib.platform.events import service as event_store
+    return event_store.append_as_system(*args, **kwargs)
+
+
+reactions.set_emitter(_emit_as_system)
 
 
 def handle_message(body: str) -> str:

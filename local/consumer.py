@@ -1,10 +1,11 @@
-"""Consuming the work queue outside AWS, as Lambda's event source mapping would: receive
+"""Consuming the queues outside AWS, as Lambda's event source mapping would: receive
 a message, hand its body to chalicelib.features.handle_message (what app.work_queue
 does in AWS), delete it when that returns; when it raises, the message comes back after
 LOCAL_VISIBILITY_SECONDS (not the queue's 16 minutes, so a local retry is prompt) and,
 after queues.MAX_RECEIVES receipts, the queue's redrive policy moves it to the
 dead-letter queue. `make run` runs CONSUMERS threads of `consume`; tests call
-`drain` to run every message now."""
+`drain` to run every message now. Each queue ("work", "timers") has its own consumers.
+"""
 from __future__ import annotations
 
 import threading
@@ -15,15 +16,15 @@ LOCAL_VISIBILITY_SECONDS = 5
 CONSUMERS = 2          # Lambda runs messages in parallel; so does the local stack
 
 
-def _queue():
+def _queue(logical: str):
     from chalicelib.store import aws, queues
-    return aws.client("sqs"), queues.queue_url(queues.queue_name("work"))
+    return aws.client("sqs"), queues.queue_url(queues.queue_name(logical))
 
 
-def poll_once(wait_seconds: int = 0, log=None) -> int:
+def poll_once(wait_seconds: int = 0, log=None, queue: str = "work") -> int:
     """Receive and handle at most one message; how many were handled (0 or 1)."""
     from chalicelib import features
-    sqs, url = _queue()
+    sqs, url = _queue(queue)
     answer = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1,
                                  WaitTimeSeconds=wait_seconds,
                                  VisibilityTimeout=LOCAL_VISIBILITY_SECONDS)
@@ -50,12 +51,12 @@ def poll_once(wait_seconds: int = 0, log=None) -> int:
 POLL_SECONDS = 0.25
 
 
-def consume(stop: threading.Event, log=None) -> None:
+def consume(stop: threading.Event, log=None, queue: str = "work") -> None:
     """Short polls, a pause between empty ones: the embedded AWS serves one request at a
     time, so a long poll (WaitTimeSeconds) would hold every other request back."""
     while not stop.is_set():
         try:
-            if not poll_once(wait_seconds=0, log=log):
+            if not poll_once(wait_seconds=0, log=log, queue=queue):
                 stop.wait(POLL_SECONDS)
         except Exception as exc:  # noqa: BLE001 - the embedded AWS may be stopping
             if log and not stop.is_set():
@@ -63,12 +64,12 @@ def consume(stop: threading.Event, log=None) -> None:
             stop.wait(1.0)
 
 
-def drain(max_messages: int = 1000) -> int:
+def drain(max_messages: int = 1000, queue: str = "work") -> int:
     """Handle messages until the queue has none visible (tests); how many were handled.
     A message whose task raises stays on the queue (invisible for a few seconds)."""
     total = 0
     for _ in range(max_messages):
-        if not poll_once(wait_seconds=0):
+        if not poll_once(wait_seconds=0, queue=queue):
             break
         total += 1
     return total

@@ -372,10 +372,12 @@ def main() -> int:
                                      daemon=True)
         scheduler.start()
         from local import consumer
+        from chalicelib.store import queues
         consumers = [threading.Thread(target=consumer.consume, args=(stop,),
-                                      kwargs={"log": lambda line: print(line, flush=True)},
-                                      name=f"queue-{n}", daemon=True)
-                     for n in range(consumer.CONSUMERS)]
+                                      kwargs={"log": lambda line: print(line, flush=True),
+                                              "queue": logical},
+                                      name=f"{logical}-{n}", daemon=True)
+                     for logical in queues.QUEUES for n in range(consumer.CONSUMERS)]
         for thread in consumers:
             thread.start()
         print_howto(url, prepared, result.device_address)

@@ -185,7 +185,7 @@ def queue_resources(logical: str, name: str, dead: str) -> dict:
             "QueueName": dead, "MessageRetentionPeriod": queues.DEAD_RETENTION_SECONDS,
             "SqsManagedSseEnabled": True}},
         main: {"Type": "AWS::SQS::Queue", "Properties": {
-            "QueueName": name, "VisibilityTimeout": queues.VISIBILITY_SECONDS,
+            "QueueName": name, "VisibilityTimeout": queues.VISIBILITY_SECONDS[logical],
             "MessageRetentionPeriod": queues.RETENTION_SECONDS, "SqsManagedSseEnabled": True,
             "RedrivePolicy": {"deadLetterTargetArn": {"Fn::GetAtt": [dlq, "Arn"]},
                               "maxReceiveCount": queues.MAX_RECEIVES}}},

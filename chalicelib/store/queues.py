@@ -1,11 +1,14 @@
 """Every SQS queue, declared once, and sending to them.
 
-One queue, "work", carries everything that must start within seconds: a requested job
-(an import, a restore, a root checkpoint, a backup), the next slice of a long job, and
-later deliveries and timeouts that need `DelaySeconds`. Its messages are JSON objects
+Two queues. "work" carries long work that must start within seconds: a requested job
+(an import, a restore, a root checkpoint, a backup) and the next slice of a long job.
+"timers" carries short work due at a moment, sent with `DelaySeconds` (at most 15
+minutes ahead): a listener delivery and its retries, a scheduled event come due, a saga
+step and its timeout; work due later waits in DynamoDB under an index by due time until
+a scheduled function hands it to this queue. Messages are JSON objects
 `{"task": <name>, ...}`; chalicelib.features routes each task to the function that does
-it. The Chalice function `work_queue` (app.py) consumes the queue in AWS; `make run`
-polls it and calls the same function (local/run.py), as Lambda would.
+it. The Chalice functions `work_queue` and `timers_queue` (app.py) consume them in AWS;
+`make run` polls them and calls the same function (local/consumer.py), as Lambda would.
 
 A message the consumer fails on comes back after the visibility timeout and, after
 MAX_RECEIVES receipts, moves to the queue's dead-letter queue ("<name>-dead"), kept 14
@@ -20,13 +23,14 @@ from chalicelib.core import settings
 
 # logical name -> what it carries
 QUEUES = {
-    "work": "jobs to start or continue, and other work due within seconds",
+    "work": "jobs to start or continue",
+    "timers": "deliveries, scheduled events and saga steps due within 15 minutes",
 }
 DEAD_LETTER_SUFFIX = "-dead"
 MAX_RECEIVES = 5
 # Lambda requires a queue's visibility timeout of at least its consumer's timeout.
-CONSUMER_TIMEOUT_SECONDS = 900
-VISIBILITY_SECONDS = CONSUMER_TIMEOUT_SECONDS + 60
+CONSUMER_TIMEOUT_SECONDS = {"work": 900, "timers": 60}
+VISIBILITY_SECONDS = {name: t + 60 for name, t in CONSUMER_TIMEOUT_SECONDS.items()}
 RETENTION_SECONDS = 4 * 24 * 3600
 DEAD_RETENTION_SECONDS = 14 * 24 * 3600
 MAX_DELAY_SECONDS = 900                 # SQS's limit on DelaySeconds
@@ -80,7 +84,7 @@ def create_all() -> None:
         dead_arn = sqs.get_queue_attributes(QueueUrl=dead_url, AttributeNames=["QueueArn"])[
             "Attributes"]["QueueArn"]
         sqs.create_queue(QueueName=queue_name(logical), Attributes={
-            "VisibilityTimeout": str(VISIBILITY_SECONDS),
+            "VisibilityTimeout": str(VISIBILITY_SECONDS[logical]),
             "MessageRetentionPeriod": str(RETENTION_SECONDS),
             "RedrivePolicy": json.dumps({"deadLetterTargetArn": dead_arn,
                                          "maxReceiveCount": str(MAX_RECEIVES)})})

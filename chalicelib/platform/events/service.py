@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from chalicelib.core import caches, clock
 from chalicelib.core.errors import AppError, invalid
 from chalicelib.domain import events as ev
-from chalicelib.store import keys, specs
+from chalicelib.store import keys, reactions, specs
 from chalicelib.store.streams import (
     Head,
     materialize,
@@ -80,6 +80,13 @@ _heads_lock = threading.Lock()   # `chalice local` serves requests in threads
 class Scope:
     instance_id: str
     env: str
+
+
+@dataclass(frozen=True)
+class _SystemKey:
+    """Where a system append writes (what an API key names for a client's)."""
+    instance_id: str
+    environment: str
 
 
 class _Turns:
@@ -197,9 +204,11 @@ def _implied(spec: dict, definition: dict, agg_type: str, agg_id: str, event_typ
 
 
 def append(key, agg_type: str, agg_id: str, items: list[dict], expected_length: int | None,
-           idempotency_key: str | None, request_hash: str, rate=None) -> dict:
+           idempotency_key: str | None, request_hash: str, rate=None,
+           guard: reactions.Guard | None = None) -> dict:
     """Append events (with their implications) atomically; the answer is idempotent.
-    `rate` (data_limits.Deferred) is a rate count made in the same transaction."""
+    `rate` (data_limits.Deferred) is a rate count made in the same transaction; `guard`
+    (a system append's claim) too, its condition failing refusing the append."""
     scope = Scope(key.instance_id, key.environment)
     if len(items) > MAX_BATCH_EVENTS:
         raise AppError("BATCH_TOO_LARGE", f"At most {MAX_BATCH_EVENTS} events per request")
@@ -233,12 +242,23 @@ def append(key, agg_type: str, agg_id: str, items: list[dict], expected_length: 
     deadline = _monotonic() + RETRY_BUDGET_SECONDS
     with _turns.take(primary, min(TURN_WAIT_SECONDS, RETRY_BUDGET_SECONDS)):
         return _write(spec, scope, pending, primary, agg_type, agg_id, expected_length, idem,
-                      rate, request_hash, deadline)
+                      rate, request_hash, deadline, guard)
+
+
+def append_as_system(instance_id: str, env: str, agg_type: str, agg_id: str,
+                     event_type: str, data, metadata: dict,
+                     guard: reactions.Guard | None = None) -> dict:
+    """One event appended by the system (a scheduled event come due, a saga step): the
+    same checks and writes as a client's append, no rate limit, `guard` in the same
+    transaction (chalicelib/store/reactions.py)."""
+    return append(_SystemKey(instance_id, env), agg_type, agg_id,
+                  [{"event_type": event_type, "data": data, "metadata": metadata}],
+                  None, None, "", guard=guard)
 
 
 def _write(spec, scope: Scope, pending: list[Pending], primary: str, agg_type: str,
            agg_id: str, expected_length: int | None, idem: str | None, rate,
-           request_hash: str, deadline: float) -> dict:
+           request_hash: str, deadline: float, guard=None) -> dict:
     """Plan and commit until the write lands, is refused, or the budget is spent."""
     fresh = False
     lost = 0      # races lost on a fresh read of the head(s)
@@ -260,10 +280,12 @@ def _write(spec, scope: Scope, pending: list[Pending], primary: str, agg_type: s
                 "CONCURRENT_WRITE", f"Concurrent write detected. Stream has "
                 f"{originals[primary]} events, expected {expected_length}."))
         answer, writes = _plan(spec, scope, heads, pending, primary, agg_type, agg_id)
-        outcome, known = _commit(heads, originals, writes, idem, request_hash, answer, rate)
+        outcome, known = _commit(heads, originals, writes, idem, request_hash, answer, rate,
+                                 guard)
         if outcome == "ok":
             for head in heads.values():
                 _cache(head)
+            reactions.run_after(writes["effects"])
             return answer
         if outcome == "replay":
             return _replay_or(idem, request_hash, None)
@@ -296,7 +318,7 @@ def _plan(spec, scope: Scope, heads: dict, pending: list[Pending], primary: str,
     """Fold every event onto its head; collect the items to write."""
     from chalicelib.domain import ticks
     now = round(clock.now(), 3)
-    events_out, tiles, type_counts = [], {}, {}
+    events_out, tiles, type_counts, written = [], {}, {}, []
     first_position = None
     size = 0
     for p in pending:
@@ -318,6 +340,9 @@ def _plan(spec, scope: Scope, heads: dict, pending: list[Pending], primary: str,
         for tile, hashes in step.tiles.items():
             tiles.setdefault((stream, tile), []).extend(hashes)
         events_out.append(step.event)
+        written.append(reactions.Written(p.agg_type, p.agg_id, p.event_type,
+                                         int(step.event.position), p.data, p.metadata, now,
+                                         step.event.content_hash))
         type_key = f"{p.agg_type}.{p.event_type}"
         type_counts[type_key] = type_counts.get(type_key, 0) + 1
         if len(ev.canonical(head.state)) > MAX_STATE_BYTES:
@@ -331,7 +356,8 @@ def _plan(spec, scope: Scope, heads: dict, pending: list[Pending], primary: str,
               "scope": keys.scope_key(scope.instance_id, scope.env),
               "usage": (keys.usage_key(scope.instance_id),
                         keys.event_totals(scope.env, keys.month_of(now), primary),
-                        len(events_out))}
+                        len(events_out)),
+              "effects": reactions.effects(spec, scope.instance_id, scope.env, written)}
     answer = {"ok": True, "stream_id": f"{agg_type}/{agg_id}@{first_position}",
               "length": heads[primary].length}
     if len(pending) > 1:
@@ -341,14 +367,17 @@ def _plan(spec, scope: Scope, heads: dict, pending: list[Pending], primary: str,
 
 
 def _commit(heads: dict, originals: dict, writes: dict, idem: str | None, request_hash: str,
-            answer: dict, rate=None) -> tuple[str, dict]:
+            answer: dict, rate=None, guard: reactions.Guard | None = None) -> tuple[str, dict]:
     """One TransactWriteItems: heads (conditional on their length), events, tiles,
-    type counters and the idempotency record. ("ok" | "stale" | "replay", heads): on
+    type counters, the idempotency record, what the events set in motion (reactions)
+    and a system append's guard. ("ok" | "stale" | "replay", heads): on
     "stale", the heads whose condition failed as DynamoDB found them (each head is put
     with ReturnValuesOnConditionCheckFailure=ALL_OLD), so a retry needs no extra read."""
     from pynamodb.exceptions import TransactWriteError
+    effects = writes["effects"]
     count = (len(heads) + len(writes["events"]) + len(writes["tiles"]) + len(writes["counts"])
-             + len(writes["usage"][1]) + (1 if idem else 0) + (1 if rate else 0))
+             + len(writes["usage"][1]) + (1 if idem else 0) + (1 if rate else 0)
+             + effects.count + (guard.count if guard else 0))
     if count > MAX_TRANSACTION_ITEMS:
         raise AppError("BATCH_TOO_LARGE", f"This write needs {count} items in one transaction; "
                        f"DynamoDB allows {MAX_TRANSACTION_ITEMS}. Send fewer events.")
@@ -380,6 +409,11 @@ def _commit(heads: dict, originals: dict, writes: dict, idem: str | None, reques
                                           request_hash=request_hash, created_at=now,
                                           ttl=now + IDEMPOTENCY_SECONDS),
                         condition=IdempotencyRecord.key.does_not_exist())
+            # puts after the record, updates after the counters: neither shifts a position
+            # read below; the guard's updates come last but for the rate count
+            effects.write(tx)
+            if guard:
+                guard.write(tx)
             if rate:   # the last update of the request: its reason comes last
                 tx.update(rate.counter, actions=rate.actions, condition=rate.condition)
         return "ok", {}
@@ -387,6 +421,13 @@ def _commit(heads: dict, originals: dict, writes: dict, idem: str | None, reques
         reasons = reason_codes(exc)
         if rate and reasons and reasons[-1] == "ConditionalCheckFailed":
             raise rate.refusal
+        if guard:
+            guard_at = (len(heads) + len(writes["events"]) + len(heads_snapshots)
+                        + (1 if idem else 0) + len(effects.puts) + len(writes["tiles"])
+                        + len(writes["counts"]) + len(writes["usage"][1])
+                        + len(effects.updates))
+            if "ConditionalCheckFailed" in reasons[guard_at:guard_at + guard.count]:
+                raise guard.refusal
         # the request lists puts in the order saved: heads, events, then the record
         idem_at = len(heads) + len(writes["events"]) + len(heads_snapshots)
         if idem and len(reasons) > idem_at and reasons[idem_at] == "ConditionalCheckFailed":

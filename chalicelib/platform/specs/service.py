@@ -9,34 +9,19 @@ from chalicelib.store.instances import load_instance
 from chalicelib.store.keys import scope_key
 from chalicelib.store.tables import SpecVersion
 
-# Spec features that validate but that this deployment does not run yet: refused by
-# name at deploy time rather than accepted and silently ignored.
-NOT_RUN = {
-    "listeners": "listeners (webhook deliveries) are not run by this deployment yet",
-    "modules": "modules.sagas are not run by this deployment yet",
-}
-
-
 RESERVED_EVENT_TYPES = {"length": "GET /data/{type}/{id}/length",
                         "events": "GET /data/{type}/{id}/events"}
 
 
-def _not_run(spec: dict) -> list[dict]:
+def _reserved(spec: dict) -> list[dict]:
+    """Event types the data API's own routes reserve."""
     problems = []
-    for key, message in NOT_RUN.items():
-        if spec.get(key):
-            problems.append({"path": f"$.{key}", "message": message})
     for agg_name, agg in (spec.get("aggregate_types") or {}).items():
         for ev_name, ev in (agg.get("events") or {}).items():
             if ev_name in RESERVED_EVENT_TYPES:
                 problems.append({"path": f"$.aggregate_types.{agg_name}.events.{ev_name}",
                                  "message": f"event type '{ev_name}' is reserved by the data "
                                             f"API ({RESERVED_EVENT_TYPES[ev_name]})"})
-            for i, imp in enumerate(ev.get("implications") or []):
-                if isinstance(imp, dict) and "schedule" in imp:
-                    problems.append({
-                        "path": f"$.aggregate_types.{agg_name}.events.{ev_name}.implications[{i}]",
-                        "message": "schedule implications are not run by this deployment yet"})
     return problems
 
 
@@ -51,7 +36,7 @@ def deploy(act: audit.Act, instance_id: str, env: str, spec,
         raise AppError("FORCE_NOT_ALLOWED")
     problems = spec_validation.validate_spec(spec)
     if not problems:
-        problems = _not_run(spec)
+        problems = _reserved(spec)
     if problems:
         raise AppError("INVALID_SPEC", f"{len(problems)} problem(s) in the spec; see details",
                        details=problems)

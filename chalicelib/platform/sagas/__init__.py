@@ -1,0 +1,1 @@
+"""Sagas: `modules.sagas` run step by step, compensated on failure."""

@@ -1,0 +1,1 @@
+"""Scheduled events: `schedule` implications kept until due, then emitted."""

@@ -1,0 +1,1 @@
+"""Tombstones: GDPR erasure of an aggregate's payloads after a grace period."""

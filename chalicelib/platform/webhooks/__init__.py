@@ -1,0 +1,1 @@
+"""Listeners: signed webhook deliveries of matching events, retried, then dead letters."""
