@@ -90,6 +90,9 @@ _KINDS = [
               "A backup restores into an empty environment, or with replace into "
               "staging or test"),
     ErrorKind("BACKUP_NOT_COMPLETED", 4166, 409, "Only a completed backup can be restored"),
+    ErrorKind("SAGA_NOT_FOUND", 4180, 404, "No saga with that id in this environment"),
+    ErrorKind("SAGA_NOT_RETRYABLE", 4181, 409,
+              "Only a failed or compensated saga can be retried"),
 ]
 
 KINDS: dict[str, ErrorKind] = {k.name: k for k in _KINDS}

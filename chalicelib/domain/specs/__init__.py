@@ -33,8 +33,12 @@ system does not run is refused by name, never silently ignored)::
       "target_types"?: [NAME, ...],
       "modules"?: {"sagas"?: {SAGA: {
           "trigger": {"aggregate_type": TYPE, "event_type": EVENT},
-          "steps": [{"name": NAME, "emit": EMIT, "timeout"?: "30m",
-                     "compensate"?: EMIT}, ...]}}},       # at least one step
+          "steps": [{"name": NAME, "emit": EMIT,          # at least one step
+                     "await"?: {"aggregate_type": TYPE, "event_types": [EVENT, ...],
+                                "id"?: VALUE},
+                     "timeout_ms"?: 30000 | "timeout"?: "30s",   # only with an await
+                     "condition"?: <tick predicate>,
+                     "compensate"?: EMIT}, ...]}}},
       "listeners"?: [{"name": NAME, "url": "https://...",
                       "events": ["TYPE.EVENT" | "TYPE.*", ...], "secret_ref"?: REF}],
       "projections"?: {NAME: {"source": [TYPE, ...], "handler": [<tick op>, ...]}}
@@ -73,13 +77,18 @@ Rules beyond the shape:
   is refused: applied transitively it would never end. A ``schedule`` breaks a chain
   (it is written later, as its own event).
 - Durations are a whole number and one unit: ``s``, ``m``, ``h`` or ``d`` (``90m``,
-  not ``1h30m``). A schedule ``delay`` is at least 5 minutes; a saga step ``timeout``
-  at least 1 minute (the timeout sweep runs every minute); both at most 365 days.
+  not ``1h30m``). A schedule ``delay`` is at least 5 minutes, at most 365 days. A saga
+  step's ``timeout_ms`` is 1000 to 604800000 (1 second to 7 days), its older
+  ``timeout`` duration the same range; either bounds the step's ``await`` and is
+  refused on a step without one.
 - ``cancel_on`` names event types of the aggregate type that declares the schedule:
   the scheduled emit is cancelled when one of them is appended to the same aggregate.
-- Sagas: the trigger and every emitted or compensating event must exist; step names are
-  unique within a saga. Step values read the trigger event (``$.data``,
-  ``$.metadata``), like implications.
+- Sagas: the trigger and every emitted, awaited or compensating event must exist; step
+  names are unique within a saga. Step values (emit and compensate ``id``/``data``,
+  ``await.id``, ``condition``) read the trigger event (``$.data``, ``$.metadata``,
+  ``$.key``, ``$.type``, ``$.id``) and ``$prev``, the event an earlier step awaited
+  (``$prev.type``, ``$prev.data...``); ``$prev`` is refused where no earlier step (for a
+  ``compensate``: no earlier step nor its own) has an await. See chalicelib/domain/sagas.py.
 - Listeners: names unique; ``url`` is ``https://`` with a host and no user:password
   (the signing secret comes from ``secret_ref``); plain ``http://`` is accepted only for
   ``localhost``, ``127.0.0.1`` and ``[::1]`` (local development). ``events`` is a

@@ -19,6 +19,7 @@ from chalicelib.store.tables.identity import (
     Session,
 )
 from chalicelib.store.tables.jobs import Job
+from chalicelib.store.tables.sagas import SagaInstance, SagaWaiter
 from chalicelib.store.tables.platform import (
     ApiKey,
     ApiKeyId,
@@ -41,3 +42,4 @@ TABLES = [Operator, Session, Challenge, Device, Instance, ApiKey, ApiKeyId, Audi
           FederationPeer, Counter, MetricBucket, RateCounter, Alert, SpecVersion, StreamHead,
           StoredEvent, MerkleTile, IdempotencyRecord, StreamTypeCounter, Backup, BackupSetting,
           Job, StateSnapshot, Checkpoint, RootCheckpoint, RootCheckpointSetting]
+TABLES += [SagaInstance, SagaWaiter]
