@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import os
 import secrets
 import time
 from datetime import datetime, timezone
@@ -18,8 +19,39 @@ MAX_ISO = "9999-12-31T23:59:59Z"
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
+def _offset_file() -> str | None:
+    """CLOCK_OFFSET_FILE: a file holding seconds to add to the clock, re-read at most every
+    0.2 s, so an end-to-end test can move the time of every process of a `make run` stack
+    (the grace period of a tombstone, 72 h at least, passes without waiting). Honoured only
+    against the embedded AWS on loopback: a deployed stage never reads it."""
+    path = os.environ.get("CLOCK_OFFSET_FILE")
+    endpoint = os.environ.get("AWS_ENDPOINT_URL") or ""
+    if path and ("://127.0.0.1" in endpoint or "://localhost" in endpoint):
+        return path
+    return None
+
+
+_file_seen = [-1.0, 0.0, None]     # [monotonic time read, offset, path]
+
+
+def _file_offset() -> float:
+    tick = time.monotonic()
+    if tick - _file_seen[0] >= 0.2:
+        _file_seen[0] = tick
+        _file_seen[2] = path = _offset_file()
+        if path is None:
+            _file_seen[1] = 0.0
+            return 0.0
+        try:
+            with open(path) as f:
+                _file_seen[1] = float(f.read().strip() or 0)
+        except (OSError, ValueError):
+            _file_seen[1] = 0.0
+    return _file_seen[1]
+
+
 def now() -> float:
-    return time.time() + _offset
+    return time.time() + _offset + _file_offset()
 
 
 def now_int() -> int:

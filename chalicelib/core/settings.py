@@ -26,6 +26,15 @@ class Settings:
         self.version = env.get("APP_VERSION", "1.0.0")
         # argon2id cost; production keeps libsodium's "interactive" limits.
         self.pwhash_profile = env.get("PASSWORD_HASH_PROFILE", "interactive")
+        # tombstones: the grace period before an erasure may run (hours); never below 72
+        self.tombstone_grace_hours = max(72.0, _number(env.get("TOMBSTONE_GRACE_HOURS"), 72.0))
+
+
+def _number(text: str | None, default: float) -> float:
+    try:
+        return float(text) if text not in (None, "") else default
+    except ValueError:
+        return default
 
 
 def reset() -> None:

@@ -41,6 +41,7 @@ class Head:
     frontier: list = field(default_factory=list)   # [(level, bytes)]
     restores: int = 0      # times a checkpoint restore replaced the state
     snapshot_length: int | None = None   # where the state's StateSnapshot is, if external
+    tombstoned: dict | None = None       # a tombstone erasing it: appends are refused
 
     @classmethod
     def from_item(cls, item: StreamHead) -> "Head":
@@ -50,7 +51,8 @@ class Head:
                    updated_at=item.updated_at, chain_head=item.chain_head,
                    frontier=[(int(lv), bytes.fromhex(h)) for lv, h in item.frontier or []],
                    restores=int(item.restores or 0),
-                   snapshot_length=None if inline else int(item.snapshot_length))
+                   snapshot_length=None if inline else int(item.snapshot_length),
+                   tombstoned=item.tombstoned)
 
     def items(self) -> tuple[StreamHead, list]:
         """The head item to write, and the StateSnapshot to write with it (none, or one
@@ -76,7 +78,7 @@ class Head:
     def copy(self) -> "Head":
         return Head(self.stream, self.scope_type, self.length, self.state, self.created_at,
                     self.updated_at, self.chain_head, list(self.frontier), self.restores,
-                    self.snapshot_length)
+                    self.snapshot_length, self.tombstoned)
 
     @property
     def agg_type(self) -> str:
@@ -110,12 +112,14 @@ def materialize(head: Head, spec: dict) -> Head:
 def unchanged(length: int, restores: int = 0):
     """The condition of a write of a head read at `length` (0: no head yet): nobody
     appended since, and no checkpoint restore replaced its state since (a head cached
-    before a restore would otherwise put the old state back with its next event)."""
+    before a restore would otherwise put the old state back with its next event), and no
+    tombstone is erasing it or has erased it."""
     now = clock.now()
+    alive = StreamHead.tombstoned.does_not_exist()
     if length == 0:    # a load may have created the head, holding it: wait for it
         return StreamHead.stream.does_not_exist() | (
-            (StreamHead.length == 0) & unlocked(now))
-    condition = (StreamHead.length == length) & unlocked(now)
+            (StreamHead.length == 0) & unlocked(now) & alive)
+    condition = (StreamHead.length == length) & unlocked(now) & alive
     return condition & (StreamHead.restores == restores if restores
                         else StreamHead.restores.does_not_exist())
 
@@ -124,6 +128,22 @@ def unlocked(now: float):
     """No data load holds the stream (or its hold has run out): a load writes a stream's
     events outside a transaction, so appends wait until it has written its head."""
     return StreamHead.load_until.does_not_exist() | (StreamHead.load_until < now)
+
+
+def refuse_tombstoned(head: Head, agg_type: str, agg_id: str) -> None:
+    """410 AGGREGATE_TOMBSTONED when a tombstone erased the stream or is erasing it: what
+    was erased cannot be written again under that id."""
+    marker = head.tombstoned
+    if marker is None:
+        return
+    status = marker.get("status", "executed")
+    raise AppError("AGGREGATE_TOMBSTONED",
+                   f"{agg_type}/{agg_id} " + ("is being erased" if status == "executing"
+                                              else "was erased") +
+                   f" by tombstone {marker.get('tombstone_id')}; it takes no more events",
+                   extra={"tombstone_id": marker.get("tombstone_id"),
+                          "tombstone_status": status,
+                          "tombstoned_at": clock.iso(marker.get("tombstoned_at"))})
 
 
 def read_head(stream: str, scope_type: str) -> Head:
@@ -195,9 +215,9 @@ def event_scope(agg_type: str, agg_id: str, event_type: str, data, metadata: dic
                 timestamp: float) -> dict:
     """What a handler or an implication reads of an event: $.data, $.metadata with the
     event's `timestamp` (unix seconds, set here, never by the client), $.key
-    ("<type>:<id>") and $.type."""
+    ("<type>:<id>"), $.id (the aggregate id alone) and $.type."""
     return {"data": data, "metadata": {**(metadata or {}), "timestamp": int(timestamp)},
-            "key": f"{agg_type}:{agg_id}", "type": event_type}
+            "key": f"{agg_type}:{agg_id}", "id": agg_id, "type": event_type}
 
 
 def fold_event(state, definition: dict, agg_type: str, agg_id: str, event_type: str, data,

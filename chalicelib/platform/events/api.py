@@ -107,7 +107,8 @@ def _write(ctx, agg_type: str, agg_id: str, items: list[dict], expected):
 # what a write can be refused with, beyond the request's own shape
 WRITE_ERRORS = ("SPEC_NOT_FOUND", "UNKNOWN_AGGREGATE_TYPE", "UNKNOWN_EVENT_TYPE", "INVALID_ID",
                 "SCHEMA_VIOLATION", "HANDLER_FAILED", "BATCH_TOO_LARGE", "EVENT_TOO_LARGE",
-                "STATE_TOO_LARGE", "CONCURRENT_WRITE", "IDEMPOTENCY_KEY_REUSED")
+                "STATE_TOO_LARGE", "CONCURRENT_WRITE", "IDEMPOTENCY_KEY_REUSED",
+                "AGGREGATE_TOMBSTONED")
 
 
 @route(bp, "/data/{agg_type}/{agg_id}/{event_type}", "POST", summary="Append one event",
@@ -158,7 +159,8 @@ def _batch_answer(answer: dict, count: int) -> dict:
        auth="api_key", scope="read", surface="data", query=AT_QUERY, response=AGGREGATE_ANSWER,
        tags=("data",),
        errors=("AGGREGATE_NOT_FOUND", "INVALID_ID", "SPEC_NOT_FOUND", "UNKNOWN_AGGREGATE_TYPE",
-               "UNKNOWN_EVENT_TYPE", "HANDLER_FAILED", "STATE_TOO_LARGE"))
+               "UNKNOWN_EVENT_TYPE", "HANDLER_FAILED", "STATE_TOO_LARGE",
+               "AGGREGATE_TOMBSTONED"))
 def get_aggregate(ctx, agg_type, agg_id):
     return event_store.read(ctx.principal, agg_type, agg_id, ctx.query.get("at"))
 

@@ -39,6 +39,7 @@ from chalicelib.store.streams import (
     event_definition,
     event_scope,
     read_head,
+    refuse_tombstoned,
     unchanged,
 )
 from chalicelib.store.base import transact_write
@@ -272,6 +273,9 @@ def _write(spec, scope: Scope, pending: list[Pending], primary: str, agg_type: s
                     _head(stream, keys.scope_type_key(scope.instance_id, scope.env, p.agg_type),
                           fresh, known), spec)
         originals = {s: h.length for s, h in heads.items()}
+        for p in pending:
+            refuse_tombstoned(heads[keys.stream_key(scope.instance_id, scope.env, p.agg_type,
+                                                    p.agg_id)], p.agg_type, p.agg_id)
         if expected_length is not None and originals[primary] != expected_length:
             if not fresh:
                 fresh = True
@@ -413,6 +417,7 @@ def _commit(heads: dict, originals: dict, writes: dict, idem: str | None, reques
             # read below; the guard's updates come last but for the rate count
             effects.write(tx)
             if guard:
+                guard.planned = answer
                 guard.write(tx)
             if rate:   # the last update of the request: its reason comes last
                 tx.update(rate.counter, actions=rate.actions, condition=rate.condition)
@@ -501,6 +506,7 @@ def read(key, agg_type: str, agg_id: str, at: float | None = None) -> dict:
                 return {"ok": True, "data": {}, "metadata": {"length": 0, "created_at": None,
                                                              "updated_at": None}}
             raise AppError("AGGREGATE_NOT_FOUND")
+        refuse_tombstoned(Head.from_item(head), agg_type, agg_id)
         state = head.state
         if head.snapshot_length is not None:   # a large state: in a snapshot plus the tail
             state = materialize(Head.from_item(head),
@@ -508,6 +514,11 @@ def read(key, agg_type: str, agg_id: str, at: float | None = None) -> dict:
         return {"ok": True, "data": state or {},
                 "metadata": {"length": int(head.length), "created_at": head.created_at,
                              "updated_at": head.updated_at}}
+    try:    # a past state of an erased aggregate is erased too
+        refuse_tombstoned(Head.from_item(StreamHead.get(stream, consistent_read=True)),
+                          agg_type, agg_id)
+    except StreamHead.DoesNotExist:
+        pass
     return _state_at(key, agg_type, agg_id, stream, at)
 
 

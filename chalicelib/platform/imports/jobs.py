@@ -22,13 +22,27 @@ def _source(job) -> tuple[str, str]:
     return source["bucket"], source["key"]
 
 
+def _loaded(job, result):
+    """A load that completed no longer needs its input: a file in the uploads bucket is
+    deleted, so no copy of the loaded payloads outlives the load (a tombstone erases what
+    is in the tables; a failed load's file stays until a tombstone or a retry)."""
+    if isinstance(result, dict):
+        from chalicelib.store import aws
+        from chalicelib.store.buckets import bucket_name
+        bucket, key = _source(job)
+        if bucket == bucket_name("uploads"):
+            aws.client("s3").delete_object(Bucket=bucket, Key=key)
+    return result
+
+
 def run_import(job):
-    return loader.run(job, _spec_of(job), _source(job), historical=True,
-                      skip_invalid=bool(job.params.get("skip_invalid")))
+    return _loaded(job, loader.run(job, _spec_of(job), _source(job), historical=True,
+                                   skip_invalid=bool(job.params.get("skip_invalid"))))
 
 
 def run_inject(job):
-    return loader.run(job, _spec_of(job), _source(job), historical=False, skip_invalid=False)
+    return _loaded(job, loader.run(job, _spec_of(job), _source(job), historical=False,
+                                   skip_invalid=False))
 
 
 def run_cold_start(job):
@@ -38,16 +52,22 @@ def run_cold_start(job):
                                                              run.job.environment):
             raise AppError("JOB_FAILED", "the environment received events before the cold "
                            "start applied any: cold_start loads only an empty environment")
-    return loader.run(job, _spec_of(job), _source(job), historical=True,
-                      skip_invalid=bool(job.params.get("skip_invalid")), before_apply=still_empty)
+    return _loaded(job, loader.run(job, _spec_of(job), _source(job), historical=True,
+                                   skip_invalid=bool(job.params.get("skip_invalid")),
+                                   before_apply=still_empty))
 
 
 def run_restore(job):
     def clear(run) -> None:
         if run.params.get("replace"):
             loader.clear_environment(run)
-    return loader.run(job, _spec_of(job), _source(job), historical=True, skip_invalid=False,
-                      before_apply=clear)
+    result = loader.run(job, _spec_of(job), _source(job), historical=True, skip_invalid=False,
+                        before_apply=clear)
+    if isinstance(result, dict):    # what tombstones erased stays erased
+        from chalicelib.platform.tombstones import execution
+        execution.reapply(job.job.instance_id, job.job.environment,
+                          job.params.get("source_environment"))
+    return result
 
 
 KINDS = {"import": run_import, "import_jsonl": run_import, "cold_start": run_cold_start,

@@ -157,13 +157,16 @@ def check(record, number: int, spec: dict, historical: bool, size: int = 0) -> L
         if not isinstance(record.get(name), str) or not record[name]:
             raise BadLine(f"{name} must be a non-empty string")
     metadata = record.get("metadata")
-    if not isinstance(metadata, dict):
-        raise BadLine("metadata must be an object with the event's actor")
-    actor = metadata.get("actor")
-    if not (isinstance(actor, dict) and isinstance(actor.get("type"), str)
-            and isinstance(actor.get("id"), str)):
-        raise BadLine("metadata.actor must be {\"type\", \"id\"}")
     tombstoned = record.get("tombstoned")
+    if tombstoned is not None and metadata is None:
+        pass      # a tombstone erased the event's metadata with its data
+    elif not isinstance(metadata, dict):
+        raise BadLine("metadata must be an object with the event's actor")
+    else:
+        actor = metadata.get("actor")
+        if not (isinstance(actor, dict) and isinstance(actor.get("type"), str)
+                and isinstance(actor.get("id"), str)):
+            raise BadLine("metadata.actor must be {\"type\", \"id\"}")
     content_hash = record.get("content_hash")
     for name in ("content_hash", "chain_hash"):
         value = record.get(name)

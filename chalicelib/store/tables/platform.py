@@ -107,6 +107,9 @@ class StreamHead(BaseModel):
     # a state too large to ride in the head lives in StateSnapshot (stream, this length)
     # plus the events after it; `state` is then absent (store/streams.py)
     snapshot_length = NumberAttribute(null=True)
+    # a tombstone erasing this stream: {"status": "executing"|"executed", "tombstone_id",
+    # "tombstoned_at"}; appends (and checkpoint restores) are refused while it is set
+    tombstoned = JSONAttribute(null=True)
     by_scope_type = TypeIndex()
 
 
