@@ -69,6 +69,9 @@ class Guard:
     write: Callable            # write(tx): adds exactly `count` updates
     count: int
     refusal: AppError
+    # the append's answer ({"stream_id", "length"}), set before `write` is called, so
+    # the claim can record where the event went
+    planned: dict | None = None
 
 
 Reactor = Callable[[dict, str, str, list], Effects]

@@ -60,16 +60,33 @@ def test_unsupported_features_are_refused_by_name(stack, inst):
     wasm["aggregate_types"]["order"]["events"]["closed"]["implications"] = [{"wasm": {"module": "x"}}]
     answer = deploy(stack, inst, wasm)
     assert answer.status == 422 and "wasm" in str(answer.json["details"])
-    scheduled = spec()
-    scheduled["aggregate_types"]["order"]["events"]["closed"]["implications"] = [
-        {"schedule": {"delay": "24h", "emit": {"aggregate_type": "order", "id": "$.data.id",
-                                               "event_type": "closed"}}}]
-    answer = deploy(stack, inst, scheduled)
-    assert answer.status == 422 and "schedule implications" in str(answer.json["details"])
     reserved = spec()
     reserved["aggregate_types"]["order"]["events"]["length"] = {"schema": {"type": "object"},
                                                                 "handler": []}
     assert deploy(stack, inst, reserved).status == 422
+
+
+def test_schedule_implications_deploy(stack, inst):
+    scheduled = spec()
+    scheduled["aggregate_types"]["order"]["events"]["closed"]["implications"] = [
+        {"schedule": {"delay": "24h", "emit": {"aggregate_type": "order", "id": "$.id",
+                                               "event_type": "closed"},
+                      "cancel_on": [{"aggregate_type": "order", "id": "$.key",
+                                     "event_type": "created"}]}},
+        {"schedule": {"delay_ms": 600_000, "emit": {"aggregate_type": "customer",
+                                                    "id": "$.metadata.actor.id",
+                                                    "event_type": "ordered"},
+                      "cancel_on": ["item_added"]}}]
+    answer = deploy(stack, inst, scheduled)
+    assert answer.status == 201, answer
+    too_soon = spec()
+    too_soon["aggregate_types"]["order"]["events"]["closed"]["implications"] = [
+        {"schedule": {"delay": "4m", "emit": {"aggregate_type": "order", "id": "$.id",
+                                              "event_type": "closed"}}}]
+    answer = deploy(stack, inst, too_soon)
+    assert answer.status == 422 and answer.json["error"] == "INVALID_SPEC"
+    assert [d["path"] for d in answer.json["details"]] == [
+        "$.aggregate_types.order.events.closed.implications[0].schedule.delay"]
 
 
 def test_force_is_refused_in_prod(stack, inst):

@@ -1,7 +1,7 @@
 """Checks of an event type's implications: ``emit`` (an event written in the same
 transaction, its target type and event checked against the catalog, its id and data
-checked as tick values), ``schedule`` (a delayed emit, with ``cancel_on``), and the
-refusal of emit cycles once the whole spec has been read."""
+checked as tick values), ``schedule`` (a delayed emit: ``delay`` or ``delay_ms``, with
+``cancel_on``), and the refusal of emit cycles once the whole spec has been read."""
 from __future__ import annotations
 
 from typing import Any
@@ -18,8 +18,10 @@ from chalicelib.domain.specs.rules import (
 
 IMPLICATION_KINDS = ("emit", "schedule")
 EMIT_KEYS = ("aggregate_type", "id", "event_type", "data")
-SCHEDULE_KEYS = ("delay", "emit", "cancel_on")
+SCHEDULE_KEYS = ("delay", "delay_ms", "emit", "cancel_on")
+CANCEL_KEYS = ("aggregate_type", "id", "event_type")
 MIN_SCHEDULE_DELAY = 5 * 60
+MAX_SCHEDULE_DELAY = 365 * 86400
 MAX_ID_LENGTH = 256
 
 
@@ -44,17 +46,7 @@ class ImplicationChecks(SpecChecks):
             else:
                 self.name(evt, evt_path, "event type")
         if "id" in value:
-            ident = value["id"]
-            id_path = key_path(path, "id")
-            literal = (ident["literal"] if isinstance(ident, dict) and len(ident) == 1
-                       and "literal" in ident else ident)
-            if jsonpath.is_path(ident):
-                self.value(ident, id_path)
-            elif not isinstance(literal, str) or not literal:
-                self.add(id_path, "id must be a non-empty string (a literal aggregate id) or a "
-                                  f"JSONPath such as '$.data.order_id', not {show_value(literal)}")
-            elif len(literal) > MAX_ID_LENGTH:
-                self.add(id_path, f"a literal id is at most {MAX_ID_LENGTH} characters")
+            self.id_value(value["id"], key_path(path, "id"))
         if "data" in value:
             data = value["data"]
             literal = (data["literal"] if isinstance(data, dict) and len(data) == 1
@@ -65,6 +57,19 @@ class ImplicationChecks(SpecChecks):
                 self.add(key_path(path, "data"),
                          f"data must be an object, not {json_type(literal)}")
         return target
+
+    def id_value(self, ident: Any, id_path: str) -> None:
+        """An aggregate id: a JSONPath into the event, or a literal non-empty string."""
+        literal = (ident["literal"] if isinstance(ident, dict) and len(ident) == 1
+                   and "literal" in ident else ident)
+        if jsonpath.is_path(ident):
+            self.value(ident, id_path)
+        elif not isinstance(literal, str) or not literal:
+            self.add(id_path, "id must be a non-empty string (a literal aggregate id) or a "
+                              f"JSONPath such as '$.data.order_id', not {show_value(literal)}")
+        elif len(literal) > MAX_ID_LENGTH:
+            self.add(id_path, f"a literal id is at most {MAX_ID_LENGTH} characters")
+
     def implications(self, agg: str, evt: str, value: Any, path: str) -> None:
         if not isinstance(value, list):
             self.add(path, f"implications must be a list, not {json_type(value)}")
@@ -94,22 +99,79 @@ class ImplicationChecks(SpecChecks):
                 self.schedule(agg, item["schedule"], key_path(item_path, "schedule"))
 
     def schedule(self, agg: str, value: Any, path: str) -> None:
-        if not self.obj(value, path, "schedule", SCHEDULE_KEYS, required=("delay", "emit")):
+        """``{"delay": "24h" | "delay_ms": N, "emit": EMIT, "cancel_on"?: [...]}``: exactly
+        one of delay and delay_ms, from 5 minutes to 365 days; cancel_on lists
+        ``{"aggregate_type", "id", "event_type"}`` objects, or (the older form) event
+        types of this aggregate type (the same aggregate cancels)."""
+        if not self.obj(value, path, "schedule", SCHEDULE_KEYS, required=("emit",)):
             return
-        if "delay" in value:
+        if "delay" in value and "delay_ms" in value:
+            self.add(key_path(path, "delay_ms"), "give delay or delay_ms, not both")
+        elif "delay" in value:
             self.duration(value["delay"], key_path(path, "delay"), "delay", MIN_SCHEDULE_DELAY)
+        elif "delay_ms" in value:
+            self.delay_ms(value["delay_ms"], key_path(path, "delay_ms"))
+        else:
+            self.add(path, "schedule is missing required key 'delay' (or 'delay_ms')")
         if "emit" in value:
             self.emit(value["emit"], key_path(path, "emit"))
         if "cancel_on" in value:
-            cancel_path = key_path(path, "cancel_on")
-            names = self.name_list(value["cancel_on"], cancel_path, "event type",
-                                   non_empty=False)
-            for i, name in enumerate(value["cancel_on"] if names else ()):
-                if (isinstance(name, str) and NAME_RE.match(name) and self.catalog_ok
-                        and name not in self.catalog.get(agg, ())):
-                    self.add(f"{cancel_path}[{i}]",
-                             f"cancel_on names event types of {agg!r}, which has no event type "
-                             f"{name!r} (defined: {listing_of(self.catalog.get(agg, ()))})")
+            self.cancel_on(agg, value["cancel_on"], key_path(path, "cancel_on"))
+
+    def delay_ms(self, value: Any, path: str) -> None:
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.add(path, f"delay_ms must be a whole number of milliseconds, not "
+                           f"{show_value(value) if isinstance(value, str) else json_type(value)}")
+        elif value < MIN_SCHEDULE_DELAY * 1000:
+            self.add(path, f"delay_ms {value} is too short: the minimum is "
+                           f"{MIN_SCHEDULE_DELAY * 1000} (5 minutes)")
+        elif value > MAX_SCHEDULE_DELAY * 1000:
+            self.add(path, f"delay_ms {value} is too long: the maximum is "
+                           f"{MAX_SCHEDULE_DELAY * 1000} (365 days)")
+
+    def cancel_on(self, agg: str, value: Any, path: str) -> None:
+        if not isinstance(value, list):
+            self.add(path, "must be a list of event types (of this aggregate type) or of "
+                           "{aggregate_type, id, event_type} objects, not " + json_type(value))
+            return
+        seen: list = []
+        for i, entry in enumerate(value):
+            entry_path = f"{path}[{i}]"
+            if isinstance(entry, dict):
+                self.cancel_target(entry, entry_path)
+                marker = repr(sorted((str(k), repr(v)) for k, v in entry.items()))
+                if marker in seen:
+                    self.add(entry_path, "duplicate cancel_on entry")
+                seen.append(marker)
+                continue
+            if not self.name(entry, entry_path, "event type"):
+                continue
+            if entry in seen:
+                self.add(entry_path, f"duplicate event type {entry!r}")
+                continue
+            seen.append(entry)
+            if self.catalog_ok and agg in self.catalog and entry not in self.catalog[agg]:
+                self.add(entry_path,
+                         f"cancel_on names event types of {agg!r}, which has no event type "
+                         f"{entry!r} (defined: {listing_of(self.catalog.get(agg, ()))})")
+
+    def cancel_target(self, value: dict, path: str) -> None:
+        """``{"aggregate_type", "id", "event_type"}``: the event that cancels (its id a
+        value read from the scheduling event, resolved when the schedule is made)."""
+        if not self.obj(value, path, "a cancel_on entry", CANCEL_KEYS, required=CANCEL_KEYS):
+            return
+        agg = value.get("aggregate_type")
+        agg_ok = "aggregate_type" in value and self._known_aggregate(
+            agg, key_path(path, "aggregate_type"))
+        if "event_type" in value:
+            evt_path = key_path(path, "event_type")
+            if agg_ok:
+                self._known_event(agg, value["event_type"], evt_path)
+            else:
+                self.name(value["event_type"], evt_path, "event type")
+        if "id" in value:
+            self.id_value(value["id"], key_path(path, "id"))
+
     def emit_cycles(self) -> None:
         """Refuse cycles of emit implications: written in one transaction, they never end."""
         state: dict[tuple[str, str], int] = {}  # 1 = on the current path, 2 = done

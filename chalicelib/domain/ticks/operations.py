@@ -356,6 +356,7 @@ def _run(ops: Any, names: dict, troot: str, path: str) -> None:
 def _apply_in_place(state: dict, handler: Any, data: Any, metadata: Any,
                     key: Any = MISSING, event_type: Any = MISSING) -> dict:
     names = {"data": data, "metadata": metadata, "state": state, "key": key,
+             "id": key.split(":", 1)[1] if isinstance(key, str) and ":" in key else MISSING,
              "type": event_type}
     try:
         _run(handler, names, "state", "")
@@ -378,7 +379,8 @@ def _start(state: Any) -> dict:
 def apply_handler(state: dict | None, handler: list, data: Any = None,
                   metadata: Any = None, key: Any = MISSING, event_type: Any = MISSING) -> dict:
     """The state after one event: a new object; state, handler and event are not changed.
-    `key` ("<type>:<id>") and `event_type` are what $.key and $.type read.
+    `key` ("<type>:<id>") and `event_type` are what $.key and $.type read ($.id: the id
+    part of the key).
 
     Raises TickError (and applies nothing) when the handler cannot be applied.
     """

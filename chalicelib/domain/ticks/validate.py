@@ -280,7 +280,7 @@ class _Checker:
             self.add(p, f"{exc}; a literal string that starts with '$.' or '@.' is written "
                         f"{{\"literal\": ...}}")
             return
-        if root in ("data", "metadata", "state", "key", "type") or root in ctx.names:
+        if root in ("data", "metadata", "state", "key", "id", "type") or root in ctx.names:
             return
         if root == "item":
             if not ctx.item:

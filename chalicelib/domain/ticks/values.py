@@ -15,7 +15,7 @@ from chalicelib.domain.jsonpath import MISSING, PathError
 
 PREDICATES = ("equals", "not_equals", "gt", "gte", "lt", "lte", "in", "not_in", "exists",
               "and", "or", "not")
-ROOTS = ("data", "metadata", "state", "item", "key", "type")  # never let names
+ROOTS = ("data", "metadata", "state", "item", "key", "id", "type")  # never let names
 
 LET_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 ABSENT = object()
@@ -115,7 +115,7 @@ def unknown_root(root: str) -> str:
     if root == "item":
         return "$.item (the array element) exists only inside where and map.apply"
     return (f"$.{root} is not $.data, $.metadata, $.key, $.type, @ (the state) or a let "
-            "binding in scope")
+            "binding in scope (nor $.id, the aggregate id)")
 
 
 def reference(value: Any) -> tuple[str, bool] | None:

@@ -19,6 +19,7 @@ from chalicelib.store.tables.identity import (
     Session,
 )
 from chalicelib.store.tables.jobs import Job
+from chalicelib.store.tables.schedules import CancelRegistration, ScheduledEvent
 from chalicelib.store.tables.tombstones import Tombstone, TombstoneLock
 from chalicelib.store.tables.sagas import SagaInstance, SagaWaiter
 from chalicelib.store.tables.platform import (
@@ -45,3 +46,4 @@ TABLES = [Operator, Session, Challenge, Device, Instance, ApiKey, ApiKeyId, Audi
           Job, StateSnapshot, Checkpoint, RootCheckpoint, RootCheckpointSetting]
 TABLES += [SagaInstance, SagaWaiter]
 TABLES += [Tombstone, TombstoneLock]
+TABLES += [ScheduledEvent, CancelRegistration]
