@@ -113,6 +113,9 @@ def _beyond_schema(method: str, path: str, status: int, answer: dict) -> bool:
         return True                                     # the deployed spec
     if "checkpoint" in path and status == 422 and answer.get("error") == "UNKNOWN_AGGREGATE_TYPE":
         return True                                     # the deployed spec's types
+    if "/tombstone/" in path and answer.get("error") in (
+            "UNKNOWN_AGGREGATE_TYPE", "INVALID_ID", "GRACE_PERIOD_TOO_SHORT", "TOMBSTONE_EXISTS"):
+        return True                         # the deployed spec, the grace setting, state
     return path.endswith("/spec") and status == 422 and answer.get("error") == "INVALID_SPEC"
 
 

@@ -246,6 +246,15 @@ def test_execute_before_the_grace_period_is_409_with_the_time(world):
     assert done["streams_erased"] == 5 and done["events_erased"] == 8
     assert done["progress"] == {"phase": "done", "streams_total": 5, "streams_done": 5,
                                 "events_erased": 8}
+    # a data load is refused too, and writes nothing
+    line = {"aggregate_type": "user", "aggregate_id": ALICE, "event_type": "renamed",
+            "data": {"name": "again"}, "metadata": {"actor": {"type": "user", "id": ALICE}}}
+    load = w.op("POST", "/import", {"events": [line]})
+    assert load.status == 202, load
+    consumer.drain()
+    job = w.stack.call("GET", load.json["status_url"], w.token).json
+    assert job["status"] == "failed" and "was erased by tombstone" in job["error"], job
+    assert w.data("GET", f"/user/{ALICE}/length").json["length"] == 3
 
 
 def test_list_filters_and_pages(world):

@@ -381,6 +381,10 @@ def _plan(instance_id: str, env: str, spec: dict, chunk: list[Line], job) -> Pla
                                f"of {line.agg_type}/{line.agg_id} holds another event")
             present += 1
             continue
+        if head.tombstoned is not None:
+            raise AppError("JOB_FAILED", f"line {line.number}: {line.agg_type}/{line.agg_id} "
+                           f"was erased by tombstone {head.tombstoned.get('tombstone_id')}; "
+                           "it takes no more events")
         if line.position is not None and line.position > head.length:
             raise AppError("JOB_FAILED", f"line {line.number}: position {line.position} of "
                            f"{line.agg_type}/{line.agg_id} leaves a gap (the stream has "
@@ -466,7 +470,8 @@ def _hold(job, plan: Plan, now: float) -> None:
                 else:
                     condition = (StreamHead.length == length) & free & (
                         StreamHead.restores == restores if restores
-                        else StreamHead.restores.does_not_exist())
+                        else StreamHead.restores.does_not_exist()) & (
+                        StreamHead.tombstoned.does_not_exist())
                 tx.update(item, actions=actions, condition=condition)
             tx.condition_check(Job, job.job.scope, job.job.id,
                                condition=Job.lease_owner == job.owner)

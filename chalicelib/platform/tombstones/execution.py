@@ -167,9 +167,10 @@ def head_marker(status: str, tombstone_id: str, at: float) -> dict:
 
 # --- one stream -------------------------------------------------------------------------
 
-def mark(stream: str, scope_type: str, tombstone_id: str, now: float) -> bool:
+def mark(stream: str, scope_type: str, tombstone_id: str, now: float) -> bool | None:
     """Mark the head "executing" for this tombstone (creating an empty one, so the id
-    takes no events afterwards); False when another tombstone holds the stream."""
+    takes no events afterwards); False when another tombstone holds the stream, None
+    while a data load holds it (its events are written outside a transaction: wait)."""
     for _ in range(10):
         try:
             head = StreamHead.get(stream, consistent_read=True)
@@ -177,6 +178,8 @@ def mark(stream: str, scope_type: str, tombstone_id: str, now: float) -> bool:
             head = None
         if head is not None and head.tombstoned is not None:
             return head.tombstoned.get("tombstone_id") == tombstone_id
+        if head is not None and head.load_until is not None and head.load_until >= now:
+            return None
         value = head_marker("executing", tombstone_id, now)
         if head is None:
             ok = update_if(StreamHead(stream=stream),
@@ -186,7 +189,9 @@ def mark(stream: str, scope_type: str, tombstone_id: str, now: float) -> bool:
                            StreamHead.stream.does_not_exist())
         else:
             ok = update_if(StreamHead(stream=stream), [StreamHead.tombstoned.set(value)],
-                           StreamHead.stream.exists() & StreamHead.tombstoned.does_not_exist())
+                           StreamHead.stream.exists() & StreamHead.tombstoned.does_not_exist()
+                           & (StreamHead.load_until.does_not_exist()
+                              | (StreamHead.load_until < now)))
         if ok:
             return True
     raise AppError("CONCURRENT_WRITE", f"the head of {stream} kept changing")
@@ -457,8 +462,12 @@ class _Work:
                 continue
             stream = stream_key(instance_id, env, agg_type, agg_id)
             if self.cursor.get("marked") != self.cursor["i"]:
-                if not mark(stream, scope_type_key(instance_id, env, agg_type), tid,
-                            clock.now()):
+                marked = mark(stream, scope_type_key(instance_id, env, agg_type), tid,
+                              clock.now())
+                if marked is None:        # a data load holds the stream: look again later
+                    self.save()
+                    return "wait"
+                if not marked:
                     self.add("streams_held_elsewhere", 1)
                     self.next_stream()
                     continue
