@@ -25,8 +25,9 @@ system does not run is refused by name, never silently ignored)::
               "schema": {"type": "object", ...},          # a valid JSON Schema
               "handler": [<tick op>, ...],                # checked by ticks.validate_handler
               "implications"?: [{"emit": EMIT}
-                                | {"schedule": {"delay": "24h", "emit": EMIT,
-                                                "cancel_on"?: [EVENT of TYPE, ...]}}]}},
+                                | {"schedule": {"delay": "24h" | "delay_ms": N,
+                                                "emit": EMIT,
+                                                "cancel_on"?: [CANCEL, ...]}}]}},
           "onTombstone"?: {"actor"?: "cascade"|"preserve",
                            "target"?: "cascade"|"preserve"}}},
       "agent_types": [NAME, ...],                         # required, at least one
@@ -40,10 +41,14 @@ system does not run is refused by name, never silently ignored)::
                      "condition"?: <tick predicate>,
                      "compensate"?: EMIT}, ...]}}},
       "listeners"?: [{"name": NAME, "url": "https://...",
-                      "events": ["TYPE.EVENT" | "TYPE.*", ...], "secret_ref"?: REF}],
+                      "events": [{"aggregate_type": TYPE, "event_type": EVENT | "*"}
+                                 | "TYPE.EVENT" | "TYPE.*", ...],
+                      "secret": "whsec_<base64>" | "whsec_redacted",
+                      "secret_ref"?: "lsk_...", "timeout_ms"?: 100..30000}],
       "projections"?: {NAME: {"source": [TYPE, ...], "handler": [<tick op>, ...]}}
     }
     EMIT = {"aggregate_type": TYPE, "id": VALUE, "event_type": EVENT, "data"?: {...}}
+    CANCEL = {"aggregate_type": TYPE, "id": VALUE, "event_type": EVENT} | EVENT of TYPE
 
 Rules beyond the shape:
 
@@ -77,23 +82,34 @@ Rules beyond the shape:
   is refused: applied transitively it would never end. A ``schedule`` breaks a chain
   (it is written later, as its own event).
 - Durations are a whole number and one unit: ``s``, ``m``, ``h`` or ``d`` (``90m``,
-  not ``1h30m``). A schedule ``delay`` is at least 5 minutes, at most 365 days. A saga
+  not ``1h30m``). A schedule ``delay`` (or ``delay_ms``, an integer: exactly one of the
+  two) is at least 5 minutes, at most 365 days. A saga
   step's ``timeout_ms`` is 1000 to 604800000 (1 second to 7 days), its older
   ``timeout`` duration the same range; either bounds the step's ``await`` and is
   refused on a step without one.
-- ``cancel_on`` names event types of the aggregate type that declares the schedule:
-  the scheduled emit is cancelled when one of them is appended to the same aggregate.
+- ``cancel_on`` lists ``{"aggregate_type", "id", "event_type"}`` (the type and event
+  must exist; ``id`` a VALUE read from the scheduling event when the schedule is made, a
+  ``"<type>:<id>"`` key such as ``$.key`` giving its id) or, the older form, event types
+  of the aggregate type that declares the schedule (the same aggregate). The scheduled
+  emit is cancelled when such an event is appended to that aggregate. Values of
+  implications may also read ``$.key``, ``$.id`` (the aggregate id) and ``$.type``.
 - Sagas: the trigger and every emitted, awaited or compensating event must exist; step
   names are unique within a saga. Step values (emit and compensate ``id``/``data``,
   ``await.id``, ``condition``) read the trigger event (``$.data``, ``$.metadata``,
   ``$.key``, ``$.type``, ``$.id``) and ``$prev``, the event an earlier step awaited
   (``$prev.type``, ``$prev.data...``); ``$prev`` is refused where no earlier step (for a
   ``compensate``: no earlier step nor its own) has an await. See chalicelib/domain/sagas.py.
-- Listeners: names unique; ``url`` is ``https://`` with a host and no user:password
-  (the signing secret comes from ``secret_ref``); plain ``http://`` is accepted only for
-  ``localhost``, ``127.0.0.1`` and ``[::1]`` (local development). ``events`` is a
-  non-empty list of ``TYPE.EVENT`` or ``TYPE.*`` that exist. ``secret_ref`` names a
-  secret: 1-512 characters of ``A-Za-z0-9/_+=.@-``.
+- Listeners (at most 25): names unique; ``url`` is ``https://`` with a host, no
+  user:password and no fragment; plain ``http://`` is accepted only for ``localhost``,
+  ``127.0.0.1`` and ``[::1]`` (local development); a literal IP address must not be
+  private, link-local, multicast, reserved or unspecified (names are checked when each
+  delivery resolves them). ``events`` is a non-empty list of subscriptions, objects
+  ``{"aggregate_type", "event_type"}`` (``"*"``: every event of the type) or the older
+  ``TYPE.EVENT`` / ``TYPE.*`` strings, that exist. ``secret`` is ``whsec_`` + base64 of
+  24-64 bytes (Standard Webhooks form; a bad one is reported without its value), or the
+  placeholder ``whsec_redacted`` a served spec shows, which keeps the stored secret
+  (``secret_ref``, a reference the deploy gave out). The deploy moves the secret out of
+  the stored spec (chalicelib/platform/webhooks/secrets.py).
 - Projections: ``source`` is a non-empty list of distinct aggregate types of the spec;
   ``handler`` is a tick handler (checked like an event's).
 """

@@ -17,7 +17,8 @@ it before that.
 - Coming due: the `scheduled_events` job (every minute) Queries the sparse `by_due` index
   for what is due within LOOKAHEAD_SECONDS, marks each queued with a conditional update
   (a second run does not send it again; one whose message was lost is sent again after
-  REQUEUE_SECONDS) and sends it to the "timers" queue with DelaySeconds = due - now.
+  REQUEUE_SECONDS) and sends it to the "timers" queue with DelaySeconds = due - now,
+  rounded down (the task waits the fraction left).
 - Emitting: the task reads the scheduling event, resolves the emit and appends it as the
   system (`reactions.emit`) with a Guard that claims the item (pending and not cancelled
   -> emitted, with the stream id) and writes the `scheduled_event_emitted` audit entry,
@@ -31,6 +32,7 @@ import hashlib
 import math
 import re
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
@@ -50,6 +52,7 @@ TASK = "scheduled_event"
 DUE = "due"                        # the by_due index's one partition
 LOOKAHEAD_SECONDS = 90             # the job queues what is due this soon (it runs every 60 s)
 REQUEUE_SECONDS = 120              # a queued one still pending this long after is sent again
+EARLY_SECONDS = 1.5                # a message this early waits here; earlier, it is re-sent
 JOB_BATCH = 1000                   # at most this many queued per run (the next run goes on)
 RETRY_DELAYS = (60, 300)           # after the 1st and 2nd failed attempt
 MAX_ATTEMPTS = 3                   # then failed: a dead letter
@@ -60,6 +63,7 @@ MAX_CANCELS_PER_APPEND = 24        # more are cancelled right after the append c
 MAX_PAGE = 1000
 DEFAULT_PAGE = 100
 STATUSES = ("pending", "emitted", "cancelled", "failed")
+_sleep = time.sleep   # replaceable in tests
 
 
 def parse_delay_ms(schedule: dict) -> int:
@@ -185,11 +189,18 @@ def _registration(scope: str, key: str, item: ScheduledEvent, closed_at=None):
     return reg
 
 
-def _cancel_actions(now: float, by: str, reason: str) -> list:
+def _kept_until(now: float, due_at: float) -> int:
+    """An emitted or cancelled item's TTL: after every registration naming it (those
+    expire REGISTRATION_SECONDS after the due time), so that no cancel_on update ever
+    meets a registration whose item is gone (an update would make a new item)."""
+    return int(max(now, due_at)) + KEEP_SECONDS
+
+
+def _cancel_actions(now: float, due_at: float, by: str, reason: str) -> list:
     S = ScheduledEvent
     return [S.cancelled_at.set(S.cancelled_at | now), S.cancelled_by.set(S.cancelled_by | by),
             S.cancel_reason.set(S.cancel_reason | reason), S.due_key.remove(),
-            S.ttl.set(S.ttl | int(now) + KEEP_SECONDS)]
+            S.ttl.set(S.ttl | _kept_until(now, due_at))]
 
 
 def _close_actions(now: float) -> list:
@@ -223,7 +234,7 @@ def react(spec: dict, instance_id: str, env: str, written: list) -> reactions.Ef
             item.due_key = None
             item.cancelled_at, item.cancelled_by = now, by.stream_id
             item.cancel_reason = f"cancel_on {by.agg_type}.{by.event_type}"
-            item.ttl = int(now) + KEEP_SECONDS
+            item.ttl = _kept_until(now, item.due_at)
         out.puts.append(item)
         out.puts += [_registration(scope, k, item, now if by is not None else None)
                      for k in keys]
@@ -240,7 +251,7 @@ def react(spec: dict, instance_id: str, env: str, written: list) -> reactions.Ef
                 continue
             seen.add(reg.schedule_id)
             writes = [(ScheduledEvent(scope, reg.schedule_id),
-                       _cancel_actions(now, w.stream_id,
+                       _cancel_actions(now, float(reg.due_at), w.stream_id,
                                        f"cancel_on {w.agg_type}.{w.event_type}")),
                       (CancelRegistration(key=reg.key, schedule_id=reg.schedule_id),
                        _close_actions(now))]
@@ -281,7 +292,7 @@ def run_due() -> dict:
             lost += 1
             continue
         sent = queues.offer("timers", {"task": TASK, "scope": item.scope, "id": item.id},
-                            delay_seconds=math.ceil(max(0.0, item.due_at - now)))
+                            delay_seconds=math.floor(max(0.0, item.due_at - clock.now())))
         if item.queued_at is None:
             queued += 1
         else:
@@ -319,12 +330,14 @@ def run_task(message: dict) -> str:
     if item.status != "pending" or item.cancelled_at is not None:
         return "done"
     wait = item.due_at - clock.now()
-    if wait > 1:
+    if wait > EARLY_SECONDS:
         if wait <= queues.MAX_DELAY_SECONDS:
             queues.send("timers", {"task": TASK, "scope": scope, "id": schedule_id},
                         delay_seconds=math.ceil(wait))
             return "early"
         return "not due"
+    if wait > 0:
+        _sleep(wait)   # DelaySeconds is whole seconds, rounded down: the fraction here
     return emit(item)
 
 
@@ -363,7 +376,7 @@ def emit(item: ScheduledEvent) -> str:
         tx.update(ScheduledEvent(item.scope, item.id),
                   actions=[S.status.set("emitted"), S.emitted_at.set(now),
                            S.emitted_stream_id.set(stream_id), S.due_key.remove(),
-                           S.ttl.set(int(now) + KEEP_SECONDS)],
+                           S.ttl.set(_kept_until(now, item.due_at))],
                   condition=(S.status == "pending") & S.cancelled_at.does_not_exist())
         note = audit.Note(f"{instance_id}/{env}/scheduled/{item.id}",
                           {"scheduled_event_id": item.id, "stream_id": stream_id,
@@ -411,7 +424,7 @@ def cancel_tombstoned(item: ScheduledEvent) -> str:
     actions = [S.status.set("cancelled"), S.cancelled_at.set(now),
                S.cancelled_by.set(SCHEDULER.subject),
                S.cancel_reason.set("source event was tombstoned"), S.due_key.remove(),
-               S.queued_at.remove(), S.ttl.set(int(now) + KEEP_SECONDS)]
+               S.queued_at.remove(), S.ttl.set(_kept_until(now, item.due_at))]
     condition = (S.status == "pending") & S.cancelled_at.does_not_exist()
     return "cancelled" if update_if(ScheduledEvent(item.scope, item.id), actions,
                                     condition) else "taken"
@@ -454,10 +467,13 @@ def get(instance_id: str, env: str, schedule_id: str) -> ScheduledEvent:
         raise AppError("SCHEDULED_EVENT_NOT_FOUND", "No scheduled event has that id (ids look "
                                                     "like se_<13 digits><12 hex>)")
     try:
-        return ScheduledEvent.get(scope_key(instance_id, env), schedule_id,
+        item = ScheduledEvent.get(scope_key(instance_id, env), schedule_id,
                                   consistent_read=True)
     except ScheduledEvent.DoesNotExist:
         raise AppError("SCHEDULED_EVENT_NOT_FOUND")
+    if item.source_stream is None:     # only a late cancel_on update's remains
+        raise AppError("SCHEDULED_EVENT_NOT_FOUND")
+    return item
 
 
 def _status_condition(status: str):
@@ -490,7 +506,7 @@ def list_page(instance_id: str, env: str, status: str | None, agg_type: str | No
                         filter_condition=condition, scan_index_forward=False,
                         consistent_read=True, limit=limit + 1))
     page = rows[:limit]
-    return {key: [describe(i) for i in page],
+    return {key: [describe(i) for i in page if i.source_stream is not None],
             "next_cursor": page[-1].id if len(rows) > limit else None}
 
 
@@ -519,7 +535,7 @@ def cancel(act: audit.Act, instance_id: str, env: str, schedule_id: str,
                   actions=[S.status.set("cancelled"), S.cancelled_at.set(now),
                            S.cancelled_by.set(act.actor.subject), S.cancel_reason.set(why),
                            S.due_key.remove(), S.queued_at.remove(),
-                           S.ttl.set(int(now) + KEEP_SECONDS)],
+                           S.ttl.set(_kept_until(now, item.due_at))],
                   condition=(S.status == "pending") & S.cancelled_at.does_not_exist())
         for key in item.cancel_keys or []:
             tx.update(CancelRegistration(key=f"{item.scope}#{key}", schedule_id=item.id),
