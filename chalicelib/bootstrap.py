@@ -34,6 +34,8 @@ def run(admin_email: str, admin_password: str, admin_device_public_key: str,
         secrets.write("signing_key", _secrets.token_hex(32))
         signing_created = True
     secrets.write("node_secret", node_auth.hash_secret(node_secret))
+    if not secrets.exists("webhook_key"):   # seals listener secrets (platform/webhooks)
+        secrets.write("webhook_key", _secrets.token_hex(32))
     created = auth.create_operator(admin_email, admin_password, [ALL])
     device, _ = devices.register(admin_device_public_key)
     ensure_admin(device["device_address"], [ALL])

@@ -18,6 +18,9 @@ Environment (defaults are printed at start):
   TABLE_PREFIX, BUCKET_PREFIX, QUEUE_PREFIX (local-)
                            names of the embedded tables, buckets and queues
   READY_TIMEOUT (60)       seconds to wait for `chalice local` to answer
+  WEBHOOK_ALLOW_LOOPBACK (true)
+                           listener deliveries may go to 127.0.0.1 / localhost (a local
+                           run's receivers live there); a deployed stage never sets it
 """
 from __future__ import annotations
 
@@ -42,6 +45,8 @@ DEFAULT_MOTO_PORT = 5050
 DEFAULTS = {
     "ADMIN_EMAIL": "admin@example.com",
     "SERVER_NAME": "chat.example.com",
+    # listener deliveries may reach receivers on this machine (never on a deployed stage)
+    "WEBHOOK_ALLOW_LOOPBACK": "true",
 }
 
 

@@ -44,6 +44,10 @@ GENERATED_SECRETS = {
                     "ExcludeCharacters": "ghijklmnopqrstuvwxyz", "IncludeSpace": False,
                     # no forced digit+letter: every one of the 16 symbols stays equally likely
                     "RequireEachIncludedType": False},
+    # the AES-256 key sealing listeners' signing secrets: 64 hex = 32 bytes, made once
+    "webhook_key": {"PasswordLength": 64, "ExcludeUppercase": True, "ExcludePunctuation": True,
+                    "ExcludeCharacters": "ghijklmnopqrstuvwxyz", "IncludeSpace": False,
+                    "RequireEachIncludedType": False},
 }
 # Data outlives the stack: deleting or replacing it must not drop the audit log or backups.
 RETAIN = {"DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain"}

@@ -112,6 +112,8 @@ _KINDS = [
     ErrorKind("SAGA_NOT_FOUND", 4180, 404, "No saga with that id in this environment"),
     ErrorKind("SAGA_NOT_RETRYABLE", 4181, 409,
               "Only a failed or compensated saga can be retried"),
+    ErrorKind("DELIVERY_NOT_FOUND", 4190, 404, "No delivery with that id in this environment"),
+    ErrorKind("DELIVERY_NOT_RETRYABLE", 4191, 409, "Only a failed delivery can be retried"),
 ]
 
 KINDS: dict[str, ErrorKind] = {k.name: k for k in _KINDS}

@@ -28,6 +28,18 @@ class Settings:
         self.pwhash_profile = env.get("PASSWORD_HASH_PROFILE", "interactive")
         # tombstones: the grace period before an erasure may run (hours); never below 72
         self.tombstone_grace_hours = max(72.0, _number(env.get("TOMBSTONE_GRACE_HOURS"), 72.0))
+        # listener deliveries (chalicelib/platform/webhooks): the AES key sealing listener
+        # secrets; each attempt's timeout; attempts per round; a factor on every retry
+        # delay (tests and benchmarks only); loopback receivers (make run only, never AWS)
+        self.webhook_key_secret_name = env.get("WEBHOOK_KEY_SECRET",
+                                               "adminplane/dev/webhook-secrets-key")
+        self.webhook_timeout_ms = int(min(30000, max(100, _number(
+            env.get("WEBHOOK_TIMEOUT_MS"), 10000))))
+        self.webhook_max_attempts = int(min(10, max(1, _number(
+            env.get("WEBHOOK_MAX_ATTEMPTS"), 3))))
+        self.webhook_time_scale = min(1.0, max(0.0, _number(env.get("WEBHOOK_TIME_SCALE"), 1.0)))
+        self.webhook_allow_loopback = env.get("WEBHOOK_ALLOW_LOOPBACK", "").lower() in (
+            "1", "true", "yes")
 
 
 def _number(text: str | None, default: float) -> float:

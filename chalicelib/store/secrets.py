@@ -9,6 +9,8 @@ CACHE_SECONDS = 300
 SECRETS = {
     "signing_key": ("signing_secret_name", "hex Ed25519 seed that signs admin JWTs"),
     "node_secret": ("node_secret_name", "SHA-256 hex of the node secret workers present"),
+    "webhook_key": ("webhook_key_secret_name",
+                    "hex AES-256 key sealing listeners' webhook signing secrets"),
 }
 
 

@@ -119,8 +119,12 @@ VALID = {
     }},
     "listeners": [
         {"name": "billing", "url": "https://billing.example.com/hooks/j17",
-         "events": ["order.paid", "customer.*"], "secret_ref": "listeners/billing"},
-        {"name": "local_dev", "url": "http://localhost:9000/hook", "events": ["order.*"]},
+         "events": ["order.paid", "customer.*"],
+         "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"},
+        {"name": "local_dev", "url": "http://localhost:9000/hook",
+         "events": [{"aggregate_type": "order", "event_type": "*"}],
+         "secret": "whsec_redacted", "secret_ref": "lsk_1700000000000abcdef012345",
+         "timeout_ms": 2500},
     ],
     "projections": {
         "open_orders": {"source": ["order"],
@@ -548,7 +552,36 @@ CASES = {
     "listener missing events": (_del(L0 + ("events",)), "$.listeners[0]",
                                 "missing required key 'events'"),
     "listener unknown key": (write_target(L0 + ("headers",), {}), "$.listeners[0].headers",
-                             "allowed: name, url, events, secret_ref"),
+                             "allowed: name, url, events, secret, secret_ref, timeout_ms"),
+    "listener missing secret": (_del(L0 + ("secret",)), "$.listeners[0]",
+                                "missing required key 'secret'"),
+    "listener secret not whsec": (write_target(L0 + ("secret",), "hunter2hunter2"),
+                                  "$.listeners[0].secret", "must be 'whsec_' followed by base64"),
+    "listener secret too short": (write_target(L0 + ("secret",), "whsec_c2hvcnQ="),
+                                  "$.listeners[0].secret", "24 to 64 random bytes, not 5"),
+    "listener secret bad base64": (write_target(L0 + ("secret",), "whsec_not*base64!"),
+                                   "$.listeners[0].secret", "standard base64"),
+    "listener secret not string": (write_target(L0 + ("secret",), 42), "$.listeners[0].secret",
+                                   "secret must be a string"),
+    "listener timeout too long": (write_target(L0 + ("timeout_ms",), 60000),
+                                  "$.listeners[0].timeout_ms", "from 100 to 30000"),
+    "listener private ip url": (write_target(L0 + ("url",), "https://10.1.2.3/h"),
+                                "$.listeners[0].url", "private address"),
+    "listener metadata ip url": (write_target(L0 + ("url",), "https://169.254.169.254/latest"),
+                                 "$.listeners[0].url", "link-local address"),
+    "listener object event unknown": (write_target(("listeners", 1, "events"),
+                                                   [{"aggregate_type": "order",
+                                                     "event_type": "shipped"}]),
+                                      "$.listeners[1].events[0].event_type",
+                                      "aggregate type 'order' has no event type 'shipped'"),
+    "listener object event extra key": (write_target(("listeners", 1, "events"),
+                                                     [{"aggregate_type": "order",
+                                                       "event_type": "*", "filter": 1}]),
+                                        "$.listeners[1].events[0].filter", "unknown key"),
+    "listener object event missing type": (write_target(("listeners", 1, "events"),
+                                                        [{"aggregate_type": "order"}]),
+                                           "$.listeners[1].events[0]",
+                                           "missing required key 'event_type'"),
     "listener duplicate name": (write_target(("listeners", 1, "name"), "billing"),
                                 "$.listeners[1].name", "duplicate listener name 'billing'"),
     "listener bad name": (write_target(L0 + ("name",), "Billing"), "$.listeners[0].name",
@@ -573,9 +606,9 @@ CASES = {
                                  "events must be a list"),
     "listener event without dot": (write_target(L0 + ("events",), ["order"]),
                                    "$.listeners[0].events[0]",
-                                   "must be 'aggregate_type.event_type' or 'aggregate_type.*'"),
+                                   "'aggregate_type.event_type' or 'aggregate_type.*'"),
     "listener event bare star": (write_target(L0 + ("events",), ["*"]), "$.listeners[0].events[0]",
-                                 "must be 'aggregate_type.event_type'"),
+                                 "must be {\"aggregate_type\", \"event_type\"}"),
     "listener unknown aggregate": (write_target(L0 + ("events",), ["invoice.*"]),
                                    "$.listeners[0].events[0]",
                                    "unknown aggregate type 'invoice'"),
@@ -585,7 +618,8 @@ CASES = {
     "listener duplicate event": (write_target(L0 + ("events",), ["order.paid", "order.paid"]),
                                  "$.listeners[0].events[1]", "duplicate subscription"),
     "listener secret_ref bad": (write_target(L0 + ("secret_ref",), "my secret!"),
-                                "$.listeners[0].secret_ref", "secret_ref must name a secret"),
+                                "$.listeners[0].secret_ref",
+                                "secret_ref must be a reference this system gave out"),
     # projections
     "projections not object": (write_target(("projections",), []), "$.projections",
                                "projections must be an object of named projections"),
@@ -916,3 +950,11 @@ def test_module_is_pure():
     stdlib = {"__future__", "re", "typing", "urllib.parse"}
     assert all(name in stdlib or name.split(".")[0] == "jsonschema"
                or name.startswith("chalicelib.domain") for name in imported), imported
+
+
+def test_a_bad_listener_secret_is_never_echoed():
+    doc = spec()
+    doc["listeners"][0]["secret"] = "whsec_S3cr3tValueWithATypo!!"
+    found = problems_of(doc)
+    assert [p["path"] for p in found] == ["$.listeners[0].secret"]
+    assert "S3cr3tValue" not in str(found)

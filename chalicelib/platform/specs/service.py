@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from chalicelib.core import clock
 from chalicelib.core.errors import AppError
+from chalicelib.domain.webhooks import redacted_spec
 from chalicelib.identity import audit
 from chalicelib.store import specs as spec_store
 from chalicelib.store.instances import load_instance
@@ -48,13 +49,20 @@ def deploy(act: audit.Act, instance_id: str, env: str, spec,
                        "The spec drops types that have stored events: " + ", ".join(orphans),
                        details=[{"path": name, "message": "has stored events"} for name in orphans])
     version = (int(previous.version) if previous else 0) + 1
+    # listener secrets leave the spec here: sealed apart, the stored spec redacted
+    from chalicelib.platform.webhooks import secrets as listener_secrets
+    spec, sealed = listener_secrets.seal_listeners(
+        instance_id, env, spec, previous.spec if previous else None, act.actor.subject)
     item = SpecVersion(scope=scope_key(instance_id, env), version=version, spec=spec,
                        deployed_at=clock.now_int(), deployed_by=act.actor.subject,
                        forced="true" if force else None)
     note = audit.Note(instance_id, {"environment": env, "version": version,
                                     "forced": bool(force), "orphaned": orphans})
-    if not act.commit(note, lambda tx: tx.save(item,
-                                               condition=SpecVersion.version.does_not_exist())):
+    def write(tx) -> None:
+        tx.save(item, condition=SpecVersion.version.does_not_exist())
+        for secret in sealed:
+            tx.save(secret)
+    if not act.commit(note, write):
         raise AppError("SPEC_DEPLOY_CONFLICT")
     spec_store.forget(instance_id, env)
     return {"instance_id": instance_id, "environment": env, "version": version,
@@ -69,7 +77,7 @@ def describe(instance_id: str, env: str) -> dict:
         raise AppError("SPEC_NOT_FOUND")
     return {"instance_id": instance_id, "environment": env, "version": int(item.version),
             "deployed_at": clock.iso(item.deployed_at), "deployed_by": item.deployed_by,
-            "spec": item.spec}
+            "spec": redacted_spec(item.spec)}
 
 
 def projections(instance_id: str) -> list[dict]:

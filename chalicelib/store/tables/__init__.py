@@ -19,6 +19,7 @@ from chalicelib.store.tables.identity import (
     Session,
 )
 from chalicelib.store.tables.jobs import Job
+from chalicelib.store.tables.webhooks import Delivery, ListenerSecret
 from chalicelib.store.tables.schedules import CancelRegistration, ScheduledEvent
 from chalicelib.store.tables.tombstones import Tombstone, TombstoneLock
 from chalicelib.store.tables.sagas import SagaInstance, SagaWaiter
@@ -47,3 +48,4 @@ TABLES = [Operator, Session, Challenge, Device, Instance, ApiKey, ApiKeyId, Audi
 TABLES += [SagaInstance, SagaWaiter]
 TABLES += [Tombstone, TombstoneLock]
 TABLES += [ScheduledEvent, CancelRegistration]
+TABLES += [Delivery, ListenerSecret]
