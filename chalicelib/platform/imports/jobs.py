@@ -63,10 +63,10 @@ def run_restore(job):
             loader.clear_environment(run)
     result = loader.run(job, _spec_of(job), _source(job), historical=True, skip_invalid=False,
                         before_apply=clear)
-    if isinstance(result, dict):    # what tombstones erased stays erased
-        from chalicelib.platform.tombstones import execution
-        execution.reapply(job.job.instance_id, job.job.environment,
-                          job.params.get("source_environment"))
+    if isinstance(result, dict):    # e.g. what tombstones erased stays erased
+        from chalicelib.store import restores
+        restores.completed(job.job.instance_id, job.job.environment,
+                           job.params.get("source_environment"))
     return result
 
 

@@ -50,6 +50,7 @@ from chalicelib.store.conditions import update_if
 from chalicelib.store.keys import scope_key, scope_type_key, stream_key
 from chalicelib.store.tables import (
     Backup,
+    BackupSetting,
     Job,
     RootCheckpoint,
     StateSnapshot,
@@ -369,13 +370,17 @@ def rewrite_backup(item: Backup, streams: set, tombstone_id: str,
 
 
 def _rewrite_offsite(item: Backup) -> bool:
-    from chalicelib.platform.backups import service as backups
-    offsite = backups.settings_of(item.instance_id)["offsite"]
-    if not offsite:
+    """The offsite copy where the backup settings put it: <prefix>/<backup key>."""
+    try:
+        offsite = BackupSetting.get(item.instance_id, consistent_read=True).offsite
+    except BackupSetting.DoesNotExist:
+        offsite = None
+    if not offsite or not offsite.get("bucket"):
         return False
+    prefix = (offsite.get("prefix") or "").strip("/")
     try:
         _s3().copy({"Bucket": bucket_name("backups"), "Key": item.s3_key}, offsite["bucket"],
-                   backups.offsite_key(offsite, item.s3_key))
+                   f"{prefix}/{item.s3_key}" if prefix else item.s3_key)
         return True
     except Exception:  # noqa: BLE001 - reported by the count, logged
         from chalicelib.core.observability import logger

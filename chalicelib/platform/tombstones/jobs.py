@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from chalicelib.core.schedules import Job
 from chalicelib.platform.tombstones import execution, service
+from chalicelib.store import restores
 
 
 def run_due_tombstones() -> dict:
@@ -14,3 +15,5 @@ def run_due_tombstones() -> dict:
 JOBS = [Job("tombstones", 1, run_due_tombstones)]
 TASKS: dict = {execution.TASK: execution.run}
 REACTOR = None
+# a backup restore re-applies every executed tombstone to what it wrote
+restores.register(execution.reapply)
