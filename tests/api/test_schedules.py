@@ -463,6 +463,9 @@ def test_every_route_on_both_surfaces(w):
     bad = w.call("GET", "?cursor=nope")
     assert bad.status == 400
     assert w.call("GET", "?status=later").status == 400
+    misspelt = w.call("GET", "?staus=pending")
+    assert misspelt.status == 400 and misspelt.json["details"][0]["path"] == "staus"
+    assert w.node("GET", "/dead?status=pending").status == 400
     first = ops["scheduled"][0]["id"]
     assert w.node("GET", f"/{first}").json == w.call("GET", f"/{first}").json
     assert w.node("GET", "/dead").json == {"dead_letters": [], "next_cursor": None}
