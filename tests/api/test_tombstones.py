@@ -438,7 +438,12 @@ def test_execution_erases_every_copy_and_keeps_the_proofs(world):
     assert job["status"] == "completed", job
     staging = w.stack.node("GET", f"/internal/instances/{w.inst}/staging/export").text
     assert not any(s in staging for s in SECRETS) and KEPT[0] in staging
-    staged = Tombstone  # noqa: F841 - the head of the restored copy is closed too
+    closed = w.stack.call("POST", f"/data/user/{ALICE}/renamed", body={
+        "data": {}, "metadata": {"actor": {"type": "user", "id": BOB}}}, headers={
+        "Authorization": "Bearer " + w.stack.call(
+            "POST", f"/api/instances/{w.inst}/keys", w.token,
+            body={"name": "s", "scope": "write", "environment": "staging"}).json["key"]})
+    assert closed.status == 410      # the restored copy's head is closed too
     head = w.stack.call("POST", f"/api/instances/{w.inst}/ops/staging/checkpoints", w.token,
                         body={"aggregate_type": "user", "aggregate_id": ALICE})
     assert head.status == 201 and head.json["state_size"] == 2     # "{}"
