@@ -15,6 +15,7 @@ from chalicelib import features
 from chalicelib.core import clock
 from chalicelib.platform.tombstones import execution
 from chalicelib.store import aws
+from chalicelib.store.buckets import bucket_name
 from chalicelib.store.tables import TABLES, AuditEntry, StateSnapshot, StoredEvent, Tombstone
 from local import consumer
 from tests.api.test_integrity import rfc_verify_inclusion
@@ -447,6 +448,17 @@ def test_execution_erases_every_copy_and_keeps_the_proofs(world):
     head = w.stack.call("POST", f"/api/instances/{w.inst}/ops/staging/checkpoints", w.token,
                         body={"aggregate_type": "user", "aggregate_id": ALICE})
     assert head.status == 201 and head.json["state_size"] == 2     # "{}"
+    restored = w.stack.call("POST", f"/api/instances/{w.inst}/ops/staging/checkpoints/"
+                                    f"{head.json['id']}/restore", w.token, body={})
+    assert restored.status == 410 and restored.json["error"] == "AGGREGATE_TOMBSTONED"
+    # a root checkpoint written after the erasure shows the aggregate as erased
+    assert w.op("POST", "/root-checkpoints", {"aggregate_type": "user"}).status == 202
+    consumer.drain()
+    latest = w.op("GET", "/root-checkpoints/latest?aggregate_type=user").json
+    raw = aws.client("s3").get_object(Bucket=bucket_name("backups"),
+                                      Key=latest["s3_key"])["Body"].read()
+    [line] = [json.loads(x) for x in gzip.decompress(raw).splitlines()]
+    assert line["id"] == ALICE and line["state"] == {} and line["tombstoned"] is True
     assert found(SECRETS) == []
 
 

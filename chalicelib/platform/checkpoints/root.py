@@ -233,6 +233,10 @@ def _line(spec: dict, agg_type: str, prefix: str, head: StreamHead,
     agg_id = head.stream[len(prefix):]
     if head.created_at > cut:
         return None
+    if head.tombstoned is not None:     # erased: no state, as a rewritten file shows it
+        root = merkle.frontier_root([(int(lv), bytes.fromhex(h)) for lv, h in head.frontier or []])
+        return {"id": agg_id, "length": int(head.length), "state": {},
+                "merkle_root": root.hex(), "tombstoned": True}
     if head.updated_at <= cut:      # untouched since: the head's own state
         state = head.state or {}
         if head.snapshot_length is not None:    # a large state: its snapshot plus the tail

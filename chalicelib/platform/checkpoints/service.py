@@ -28,7 +28,13 @@ from chalicelib.domain.checkpoints import handlers_fingerprint, state_bytes, sta
 from chalicelib.identity import audit
 from chalicelib.store import checkpoints as store
 from chalicelib.store.keys import scope_key, scope_type_key, stream_key
-from chalicelib.store.streams import check_id, materialize, read_head, unchanged
+from chalicelib.store.streams import (
+    check_id,
+    materialize,
+    read_head,
+    refuse_tombstoned,
+    unchanged,
+)
 from chalicelib.store.tables import Checkpoint, StreamHead
 
 ID_PATTERN = r"^cp_[0-9]{13}[0-9a-f]{12}$"
@@ -194,6 +200,7 @@ def restore(act: audit.Act, instance_id: str, env: str, checkpoint_id: str,
     scope_type = scope_type_key(instance_id, env, item.aggregate_type)
     for _ in range(RESTORE_ATTEMPTS):
         head = materialize(read_head(item.stream, scope_type), spec)   # its state too
+        refuse_tombstoned(head, item.aggregate_type, item.aggregate_id)
         if head.length < int(item.length):
             raise AppError("CHECKPOINT_STALE", f"the stream has {head.length} events, fewer "
                            f"than the checkpoint's {int(item.length)}")
