@@ -496,3 +496,20 @@ def test_a_viewer_without_manage_ops_is_refused(w):
         assert answer.status == 403, (method, path, answer)
     assert w.one(item["id"])["status"] == "pending"
     assert w.stack.node("GET", w.internal, secret="wrong").status in (401, 403)
+
+
+def test_an_erased_target_cancels_it(w, monkeypatch):
+    from chalicelib.core.errors import AppError
+    from chalicelib.store import reactions
+    w.append("cart", CART, "had_item_added", {"product_id": "P1"})
+    [item] = w.listed()
+
+    def erased(*args, **kwargs):
+        raise AppError("AGGREGATE_TOMBSTONED")
+    monkeypatch.setattr(reactions, "emit", erased)
+    later(w, DAY + 1)
+    assert due_now()[1] == 1
+    done = w.one(item["id"])
+    assert done["status"] == "cancelled" and done["attempts"] == []
+    assert done["cancel_reason"] == "target aggregate was tombstoned"
+

@@ -395,6 +395,8 @@ def emit(item: ScheduledEvent) -> str:
             return "taken"
         if exc.kind.name == "SERVICE_UNAVAILABLE":
             raise       # busy: the message comes back (and the job re-sends it)
+        if exc.kind.name == "AGGREGATE_TOMBSTONED":   # the target was erased: never
+            return cancel_tombstoned(item, "target aggregate was tombstoned")
         return record_failure(item, _error_text(exc))
     return "emitted"
 
@@ -418,12 +420,13 @@ def record_failure(item: ScheduledEvent, error: str) -> str:
     return "failed" if made >= MAX_ATTEMPTS else "retry later"
 
 
-def cancel_tombstoned(item: ScheduledEvent) -> str:
+def cancel_tombstoned(item: ScheduledEvent,
+                      reason: str = "source event was tombstoned") -> str:
     S = ScheduledEvent
     now = clock.now()
     actions = [S.status.set("cancelled"), S.cancelled_at.set(now),
                S.cancelled_by.set(SCHEDULER.subject),
-               S.cancel_reason.set("source event was tombstoned"), S.due_key.remove(),
+               S.cancel_reason.set(reason), S.due_key.remove(),
                S.queued_at.remove(), S.ttl.set(_kept_until(now, item.due_at))]
     condition = (S.status == "pending") & S.cancelled_at.does_not_exist()
     return "cancelled" if update_if(ScheduledEvent(item.scope, item.id), actions,
