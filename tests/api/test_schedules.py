@@ -513,3 +513,14 @@ def test_an_erased_target_cancels_it(w, monkeypatch):
     assert done["status"] == "cancelled" and done["attempts"] == []
     assert done["cancel_reason"] == "target aggregate was tombstoned"
 
+
+
+def test_more_cancellations_than_one_transaction_holds(w, monkeypatch):
+    monkeypatch.setattr(svc, "MAX_CANCELS_PER_APPEND", 1)
+    for product in ("P1", "P2", "P3"):
+        w.append("cart", CART, "had_item_added", {"product_id": product})
+        later(w, 1)
+    w.append("cart", CART, "was_checked_out")     # one in its transaction, two right after
+    assert [i["status"] for i in w.listed()] == ["cancelled"] * 3
+    later(w, DAY)
+    assert due_now() == ({"queued": 0, "resent": 0, "skipped": 0}, 0)
