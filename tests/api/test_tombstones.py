@@ -327,12 +327,18 @@ def copies_before(w):
             "data": {"text": SECRETS[8]}, "metadata": {"actor": {"type": "user", "id": ALICE}}}
     imported = w.op("POST", "/import", {"events": [line]})
     assert imported.status == 202, imported
+    aws.client("s3").create_bucket(Bucket="gdpr-offsite")      # the backups' offsite copy
+    put = w.stack.call("PUT", f"/api/instances/{w.inst}/backup_settings", w.token,
+                       body={"offsite": {"bucket": "gdpr-offsite", "prefix": "vault/"}})
+    assert put.status == 200, put
     backup = w.op("POST", "/backups")
     assert backup.status == 202, backup
     consumer.drain()
     backup = w.op("GET", f"/backups/{backup.json['job_id']}").json
     assert backup["status"] == "completed", backup
     assert StateSnapshot.count() >= 1
+    assert backup["offsite_status"] == "completed"
+    assert any(where.startswith("gdpr-offsite/") for _, where in found(SECRETS[:1]))
     assert {s for s, _ in found(SECRETS)} == set(SECRETS)     # everywhere before
     return backup
 
@@ -377,6 +383,7 @@ def test_execution_erases_every_copy_and_keeps_the_proofs(world):
     assert done["copies"]["snapshots_deleted"] >= 1
     assert done["copies"]["root_checkpoints_rewritten"] == 2
     assert done["copies"]["backups_rewritten"] == 1
+    assert done["copies"]["offsite_backups_rewritten"] == 1
     assert features.run("tombstones") == {"claimed": 0, "resent": 0}
     assert consumer.drain() == 0
 
@@ -486,3 +493,25 @@ def test_an_execution_resumes_from_its_cursor_after_a_crash(world, monkeypatch):
     assert done["status"] == "executed" and done["streams_erased"] == 5
     assert done["events_erased"] == 8
     assert found(SECRETS[:8]) == []
+
+
+def test_a_slice_while_another_holds_the_lease_does_nothing(world):
+    w = world
+    t = request(w).json
+    clock.advance(72 * HOURS)
+    w.relogin()
+    assert w.op("POST", f"/tombstones/{t['id']}/execute").status == 202
+    item = Tombstone.get(f"{w.inst}#prod", t["id"])
+    item.update(actions=[Tombstone.lease_owner.set("another"),
+                         Tombstone.lease_until.set(clock.now() + 60)])
+    message = {"task": execution.TASK, "scope": item.scope, "id": item.id}
+    assert execution.run(message) == "busy"
+    assert w.op("GET", f"/tombstones/{t['id']}").json["events_erased"] == 0
+    refused = w.data("POST", f"/user/{ALICE}/renamed", {     # closed while executing
+        "data": {}, "metadata": {"actor": {"type": "user", "id": ALICE}}})
+    assert refused.status == 410 and refused.json["tombstone_status"] == "executing"
+    clock.advance(61)             # the other slice died: its lease runs out
+    assert execution.run(message) == "executed"
+    assert execution.run(message) == "skipped"
+    consumer.drain()
+    assert w.op("GET", f"/tombstones/{t['id']}").json["status"] == "executed"

@@ -512,7 +512,8 @@ def _write_heads(job, plan: Plan, instance_id: str, env: str, end: int, line_no:
         with transact_write() as tx:
             for stream, head in plan.heads.items():
                 item, snapshots = head.items()
-                tx.save(item, condition=StreamHead.load_lock == job.job.id)
+                tx.save(item, condition=(StreamHead.load_lock == job.job.id)
+                        & StreamHead.tombstoned.does_not_exist())
                 for snapshot in snapshots:
                     tx.save(snapshot)
             for (stream, tile), hashes in plan.tiles.items():

@@ -225,12 +225,35 @@ def cancel(act: audit.Act, instance_id: str, env: str,
 
 # --- execute ---------------------------------------------------------------------------
 
+def _mark_head(tx, t: Tombstone, now: float) -> None:
+    """The aggregate's head marked "executing" in the claim's own transaction, so appends
+    are refused from the moment the tombstone is executing (an empty head is created for
+    an aggregate never written). Not while a data load holds the stream."""
+    from chalicelib.platform.tombstones import execution
+    from chalicelib.store.keys import scope_type_key
+    from chalicelib.store.tables import StreamHead
+    stream = stream_key(t.instance_id, t.environment, t.aggregate_type, t.aggregate_id)
+    tx.update(StreamHead(stream=stream), actions=[
+        StreamHead.tombstoned.set(execution.head_marker("executing", t.id, t.started_at or now)),
+        StreamHead.scope_type.set(scope_type_key(t.instance_id, t.environment,
+                                                 t.aggregate_type)),
+        StreamHead.length.set(StreamHead.length | 0),
+        StreamHead.created_at.set(StreamHead.created_at | now),
+        StreamHead.updated_at.set(StreamHead.updated_at | now)],
+        condition=StreamHead.tombstoned.does_not_exist() & (
+            StreamHead.load_until.does_not_exist() | (StreamHead.load_until < now)))
+
+
 def claim(act: audit.Act, t: Tombstone, now: float, note: audit.Note) -> bool:
     """pending (grace passed) or failed -> executing, with the act's audit entry, in one
-    transaction: of two claims at once one wins."""
+    transaction: of two claims at once one wins. The aggregate's head is marked in the
+    same transaction when it can be (else the execution's first slice marks it)."""
     from chalicelib.platform.tombstones import execution
+    version = specs.current(t.instance_id, t.environment)
+    has_stream = version is not None and t.aggregate_type in (
+        version.spec.get("aggregate_types") or {})
 
-    def write(tx):
+    def write(tx, mark_head=True):
         tx.update(t, actions=[Tombstone.status.set("executing"),
                               Tombstone.started_at.set(t.started_at or now),
                               Tombstone.started_by.set(act.actor.subject),
@@ -240,7 +263,11 @@ def claim(act: audit.Act, t: Tombstone, now: float, note: audit.Note) -> bool:
                               Tombstone.due_at.set(now + execution.LEASE_SECONDS)],
                   condition=((Tombstone.status == "pending") & (Tombstone.executable_at <= now))
                   | (Tombstone.status == "failed"))
-    return act.commit(note, write)
+        if mark_head and has_stream:
+            _mark_head(tx, t, now)
+    if act.commit(note, write):
+        return True
+    return has_stream and act.commit(note, lambda tx: write(tx, mark_head=False))
 
 
 def execute(act: audit.Act, instance_id: str, env: str,
