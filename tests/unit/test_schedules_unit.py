@@ -145,3 +145,23 @@ def test_an_attempt_records_no_event_values():
     assert svc._error_text(AppError("HANDLER_FAILED", "handler: 'Jane' is not a number")) \
         .startswith("HANDLER_FAILED") and "Jane" not in svc._error_text(
             AppError("HANDLER_FAILED", "handler: 'Jane' is not a number"))
+
+
+def test_one_append_schedules_then_cancels():
+    actor = {"actor": {"type": "user", "id": "AGENT0001"}}
+    checked = reactions.Written("cart", "CART00001", "was_checked_out", 0, {}, actor, 5.0, "h")
+    added = reactions.Written("cart", "CART00001", "had_item_added", 1, {}, actor, 5.0, "h")
+    checked_again = reactions.Written("cart", "CART00001", "was_checked_out", 2, {}, actor,
+                                      5.0, "h")
+    spec = spec_with(DOCS)
+    svc_query = svc.CancelRegistration.query
+    try:
+        svc.CancelRegistration.query = lambda *a, **k: iter(())
+        # checked out before it was scheduled: pending; after: written cancelled
+        [item, reg] = svc.react(spec, "inst", "prod", [checked, added]).puts
+        assert item.status == "pending" and reg.closed_at is None
+        [item, reg] = svc.react(spec, "inst", "prod", [checked, added, checked_again]).puts
+        assert item.status == "cancelled" and item.cancelled_by == "cart/CART00001@2"
+        assert item.due_key is None and reg.closed_at is not None
+    finally:
+        svc.CancelRegistration.query = svc_query

@@ -221,14 +221,15 @@ def react(spec: dict, instance_id: str, env: str, written: list) -> reactions.Ef
         for i, schedule in plan.schedules.get((w.agg_type, w.event_type), ()):
             item, keys = _scheduled(scope, instance_id, env, w, i, schedule)
             created.append((n, item, keys))
-    hits: dict[str, tuple[int, reactions.Written]] = {}   # cancel key -> first event
+    hits: dict[str, list] = {}   # cancel key -> [(index in written, event), ...]
     for n, w in enumerate(written):
         if (w.agg_type, w.event_type) in plan.cancellers:
-            hits.setdefault(_cancel_key(w.agg_type, w.agg_id, w.event_type), (n, w))
+            hits.setdefault(_cancel_key(w.agg_type, w.agg_id, w.event_type), []).append((n, w))
     now = clock.now()
     # a schedule made and cancelled within this one append is written cancelled
     for n, item, keys in created:
-        by = next(((hits[k][1]) for k in keys if k in hits and hits[k][0] > n), None)
+        after = [(m, w) for k in keys for m, w in hits.get(k, ()) if m > n]
+        by = min(after, key=lambda hit: hit[0])[1] if after else None
         if by is not None:
             item.status = "cancelled"
             item.due_key = None
@@ -241,7 +242,7 @@ def react(spec: dict, instance_id: str, env: str, written: list) -> reactions.Ef
     # schedules made by earlier appends: their open registrations for these events
     seen: set[str] = set()
     late: list = []
-    for key, (_, w) in hits.items():
+    for key, [(_, w), *_] in hits.items():
         emitting = (w.metadata or {}).get("scheduled_by")   # never cancels itself
         condition = (CancelRegistration.closed_at.does_not_exist()
                      & (CancelRegistration.ttl > int(now)))
