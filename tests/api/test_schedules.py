@@ -524,3 +524,18 @@ def test_more_cancellations_than_one_transaction_holds(w, monkeypatch):
     assert [i["status"] for i in w.listed()] == ["cancelled"] * 3
     later(w, DAY)
     assert due_now() == ({"queued": 0, "resent": 0, "skipped": 0}, 0)
+
+
+def test_a_delay_under_five_minutes_is_refused_at_deploy(w):
+    for schedule, where in (({"delay": "4m"}, "delay"), ({"delay_ms": 299_999}, "delay_ms")):
+        bad = copy.deepcopy(SPEC)
+        implication = bad["aggregate_types"]["cart"]["events"]["was_opened"]["implications"][0]
+        implication["schedule"].pop("delay_ms")
+        implication["schedule"].update(schedule)
+        answer = w.stack.call("POST", f"/api/instances/{w.inst}/spec", w.token,
+                              body={"environment": "prod", "spec": bad})
+        assert answer.status == 422 and answer.json["error"] == "INVALID_SPEC"
+        assert [d["path"] for d in answer.json["details"]] == [
+            f"$.aggregate_types.cart.events.was_opened.implications[0].schedule.{where}"]
+    served = w.stack.call("GET", f"/api/instances/{w.inst}/spec?environment=prod", w.token)
+    assert served.json["version"] == 1                   # nothing deployed
