@@ -572,3 +572,76 @@ def test_cleanup_after_7_days_delivered_and_30_days_failed(hooks, monkeypatch):
     assert features.run("webhook_cleanup") == {"deleted": 1}
     assert h.deliveries() == []
     assert features.run("webhook_cleanup") == {"deleted": 0}
+
+
+# --- https: the certificate is checked against the host name, not the address --------------
+
+def _tls_pair(tmp_path):
+    """A CA and a server certificate for "localhost" it signed (PEM files)."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+    now = datetime.datetime.now(datetime.timezone.utc)
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test ca")])
+    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
+          .public_key(ca_key.public_key()).serial_number(1)
+          .not_valid_before(now - datetime.timedelta(days=1))
+          .not_valid_after(now + datetime.timedelta(days=1))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+          .sign(ca_key, hashes.SHA256()))
+    cert = (x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
+            .issuer_name(ca_name).public_key(key.public_key()).serial_number(2)
+            .not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]),
+                           critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    paths = {name: tmp_path / f"{name}.pem" for name in ("ca", "cert", "key")}
+    paths["ca"].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths["cert"].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    paths["key"].write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                               serialization.PrivateFormat.PKCS8,
+                                               serialization.NoEncryption()))
+    return paths
+
+
+@pytest.fixture
+def tls_receiver(tmp_path, monkeypatch):
+    import ssl
+    paths = _tls_pair(tmp_path)
+    r = Receiver(clock_now=lambda: clock.now()).start()
+    server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_ctx.load_cert_chain(paths["cert"], paths["key"])
+    r._server.socket = server_ctx.wrap_socket(r._server.socket, server_side=True)
+    client_ctx = ssl.create_default_context(cafile=str(paths["ca"]))
+    monkeypatch.setattr(sender, "_tls_context", lambda: client_ctx)
+    yield r
+    r.stop()
+
+
+def test_https_checks_the_certificate_against_the_host_name(hooks, dns, tls_receiver,
+                                                             monkeypatch):
+    h = hooks
+    monkeypatch.setattr(settings.get(), "webhook_max_attempts", 1)
+    port = tls_receiver.port
+    dns["localhost"] = ["127.0.0.1"]
+    dns["elsewhere.example.test"] = ["127.0.0.1"]      # the same address, another name
+    h.deploy(h.spec(url=f"https://localhost:{port}/hook"))
+    h.append()
+    drain()
+    [ok] = h.deliveries()
+    assert ok["status"] == "delivered", ok                 # SNI and certificate: localhost
+    [got] = tls_receiver.requests
+    assert Webhook(SECRET).verify(got.body, got.headers)
+    h.deploy(h.spec(url=f"https://elsewhere.example.test:{port}/hook"))
+    h.append("closed", {})
+    drain()
+    bad = h.deliveries(event_type="closed")[0]
+    assert bad["status"] == "failed" and len(tls_receiver.requests) == 1
+    assert bad["attempts"][0]["error"].startswith("TLS certificate refused: Hostname "
+                                                  "mismatch"), bad["attempts"][0]["error"]

@@ -137,10 +137,10 @@ def post(url: str, raw: bytes, headers: dict, timeout: float,
             pass
     except socket.timeout:
         return done(error=f"no answer within {int(timeout * 1000)} ms")
+    except ssl.SSLCertVerificationError as exc:
+        return done(error=f"TLS certificate refused: {exc.verify_message or exc.reason}")
     except ssl.SSLError as exc:
         return done(error=f"TLS failed: {exc.reason or exc}")
-    except ssl.CertificateError as exc:
-        return done(error=f"TLS certificate refused: {exc}")
     except http.client.HTTPException as exc:
         return done(error=f"not an HTTP answer: {type(exc).__name__}")
     except OSError as exc:
