@@ -25,7 +25,8 @@ C1, C2, C3, C4 = "CMT000001", "CMT000002", "CMT000003", "CMT000004"
 O1, O2, NOTE = "0RDER0001", "0RDER0002", "N0TE00001"
 SECRETS = ["Zanzibar-Quokka-7731", "quokka.zanzibar@example.org", "Quokka-Renamed-4410",
            "Quokka-Bio-9902", "Quokka-Comment-One-5521", "Quokka-Comment-Two-5522",
-           "Quokka-Order-One-6631", "Quokka-Order-Two-6632", "Quokka-Imported-8841"]
+           "Quokka-Order-One-6631", "Quokka-Order-Two-6632", "Quokka-Imported-8841",
+           "Quokka-Refused-Line-9951"]
 KEPT = ["Bob-Keeps-This-3301", "Note-Keeps-This-3302"]
 HOURS = 3600
 
@@ -325,7 +326,8 @@ def copies_before(w):
         assert w.op("POST", "/root-checkpoints", {"aggregate_type": agg_type}).status == 202
     line = {"aggregate_type": "comment", "aggregate_id": C4, "event_type": "posted",
             "data": {"text": SECRETS[8]}, "metadata": {"actor": {"type": "user", "id": ALICE}}}
-    imported = w.op("POST", "/import", {"events": [line]})
+    refused = {**line, "aggregate_id": "CMT000005", "data": SECRETS[9]}   # not an object
+    imported = w.op("POST", "/import?skip_invalid=true", {"events": [line, refused]})
     assert imported.status == 202, imported
     aws.client("s3").create_bucket(Bucket="gdpr-offsite")      # the backups' offsite copy
     put = w.stack.call("PUT", f"/api/instances/{w.inst}/backup_settings", w.token,
@@ -384,6 +386,7 @@ def test_execution_erases_every_copy_and_keeps_the_proofs(world):
     assert done["copies"]["root_checkpoints_rewritten"] == 2
     assert done["copies"]["backups_rewritten"] == 1
     assert done["copies"]["offsite_backups_rewritten"] == 1
+    assert done["copies"]["job_reports_scrubbed"] == 1
     assert features.run("tombstones") == {"claimed": 0, "resent": 0}
     assert consumer.drain() == 0
 

@@ -132,7 +132,9 @@ def test_a_tombstone_erases_every_byte_of_the_payloads(stack):
         jobs.append(answer.json()["status_url"])
     line = {"aggregate_type": "comment", "aggregate_id": "CMT000004", "event_type": "posted",
             "data": {"text": SECRETS[8]}, "metadata": {"actor": {"type": "user", "id": ALICE}}}
-    answer = requests.post(ops + "/import", headers=auth, timeout=30, json={"events": [line]})
+    refused = {**line, "aggregate_id": "CMT000005", "data": SECRETS[9]}   # not an object
+    answer = requests.post(ops + "/import?skip_invalid=true", headers=auth, timeout=30,
+                           json={"events": [line, refused]})
     assert answer.status_code == 202, answer.text
     jobs.append(answer.json()["status_url"])
     for status_url in jobs:

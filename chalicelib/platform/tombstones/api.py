@@ -73,7 +73,8 @@ TOMBSTONE = obj({
     "streams_erased": COUNT, "events_erased": COUNT,
     "copies": obj({name: COUNT for name in (
         "checkpoints_deleted", "snapshots_deleted", "root_checkpoints_rewritten",
-        "backups_rewritten", "offsite_backups_rewritten", "uploads_deleted")}),
+        "backups_rewritten", "offsite_backups_rewritten", "uploads_deleted",
+        "job_reports_scrubbed")}),
     "error": nullable(STRING),
 })
 PAGE = obj({"tombstones": array(TOMBSTONE),

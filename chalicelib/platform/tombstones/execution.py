@@ -388,6 +388,37 @@ def _rewrite_offsite(item: Backup) -> bool:
         return False
 
 
+def _scrubbed(report, tombstone_id: str):
+    """A load's list of refused lines with each validator message replaced (a message
+    may quote the value it refused); None when there was nothing to replace."""
+    if not isinstance(report, dict) or not report.get("invalid"):
+        return None
+    note = f"(message erased by tombstone {tombstone_id}: it may have quoted erased data)"
+    if all(isinstance(x, dict) and x.get("error") == note for x in report["invalid"]):
+        return None
+    return {**report, "invalid": [{**x, "error": note} if isinstance(x, dict) else note
+                                  for x in report["invalid"]]}
+
+
+def scrub_load_reports(instance_id: str, env: str, tombstone_id: str) -> int:
+    """Finished data loads of the environment report the lines they refused with the
+    validator's message, which may quote a refused value: those messages are replaced
+    (line numbers kept). The number of jobs changed."""
+    changed = 0
+    for job in Job.query(scope_key(instance_id, env), consistent_read=True):
+        if job.status not in ("completed", "failed"):
+            continue
+        actions = []
+        for name in ("result", "cursor"):
+            new = _scrubbed(getattr(job, name), tombstone_id)
+            if new is not None:
+                actions.append(getattr(Job, name).set(new))
+        if actions:
+            job.update(actions=actions)
+            changed += 1
+    return changed
+
+
 # --- the execution ----------------------------------------------------------------------
 
 class LeaseLost(Exception):
@@ -551,6 +582,10 @@ class _Work:
             outcome = self.uploads()
             if outcome != "done":
                 return outcome
+            self.cursor.update({"step": "jobs", "done": []})
+            self.save()
+        if self.cursor["step"] == "jobs":
+            self.add("job_reports_scrubbed", scrub_load_reports(instance_id, env, self.t.id))
         self.cursor = {"phase": "done"}
         self.save()
         return "done"

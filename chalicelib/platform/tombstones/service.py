@@ -90,7 +90,8 @@ def describe(t: Tombstone) -> dict:
         "events_erased": int(counts.get("events", 0)),
         "copies": {name: int(counts.get(name, 0)) for name in
                    ("checkpoints_deleted", "snapshots_deleted", "root_checkpoints_rewritten",
-                    "backups_rewritten", "offsite_backups_rewritten", "uploads_deleted")},
+                    "backups_rewritten", "offsite_backups_rewritten", "uploads_deleted",
+        "job_reports_scrubbed")},
         "error": t.error,
     }
 
