@@ -645,3 +645,17 @@ def test_https_checks_the_certificate_against_the_host_name(hooks, dns, tls_rece
     assert bad["status"] == "failed" and len(tls_receiver.requests) == 1
     assert bad["attempts"][0]["error"].startswith("TLS certificate refused: Hostname "
                                                   "mismatch"), bad["attempts"][0]["error"]
+
+
+def test_a_crash_while_sending_is_a_failed_attempt(hooks, monkeypatch):
+    h = hooks
+    monkeypatch.setattr(settings.get(), "webhook_max_attempts", 1)
+
+    def broken(*args, **kwargs):
+        raise ValueError("a bug")
+    monkeypatch.setattr(sender, "post", broken)
+    h.append()
+    assert drain() == 1
+    d = h.only()
+    assert d["status"] == "failed"
+    assert d["attempts"][0]["error"] == "internal error while sending: ValueError"

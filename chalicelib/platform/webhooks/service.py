@@ -156,8 +156,15 @@ def run_attempt(message: dict) -> str:
                                           "deploy the spec with its secret")
     else:
         headers = webhooks.headers(key, item.id, int(now), raw)
-        outcome = sender.post(listener["url"], raw, headers, timeout / 1000,
-                              s.webhook_allow_loopback)
+        try:
+            outcome = sender.post(listener["url"], raw, headers, timeout / 1000,
+                                  s.webhook_allow_loopback)
+        except Exception as exc:  # noqa: BLE001 - recorded as a failed attempt, so a
+            # fault of ours cannot make the task fail (and be re-run) forever
+            from chalicelib.core.observability import logger
+            logger.exception("delivery attempt crashed", extra={"delivery_id": item.id})
+            outcome = sender.Outcome(None, 0, f"internal error while sending: "
+                                              f"{type(exc).__name__}")
     return _record(item, number, now, outcome)
 
 
