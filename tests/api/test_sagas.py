@@ -398,9 +398,9 @@ def test_two_copies_at_once_emit_once(world):
     w = world
     w.append("cart", CART, "checkout_started",
              {"product_id": PRODUCT, "quantity": 2, "amount": 1})
-    stale = w.only()
-    # the copy that read the saga first loses the guard once the other has emitted
-    assert service._turn(stale, "start") is None
+    stale, other = w.only(), w.only()     # two copies read the saga at version 1
+    assert service._turn(other, "start") == "awaiting"
+    # the other copy's guarded emit is refused: nothing appended, it looks again
     assert service._turn(stale, "start") is None
     assert len(w.events("inventory", PRODUCT)) == 1
     # and two threads at once

@@ -103,9 +103,24 @@ def _changes(item: SagaInstance, now: float, **fields) -> list:
 
 
 def _save(item: SagaInstance, now: float, **fields) -> bool:
-    """A transition: applied only if nobody changed the saga since it was read."""
-    return update_if(SagaInstance(item.scope, item.id), _changes(item, now, **fields),
-                     SagaInstance.version == int(item.version))
+    """A transition: applied only if nobody changed the saga since it was read (then
+    also to `item`, which the next turn uses without reading it again)."""
+    if not update_if(SagaInstance(item.scope, item.id), _changes(item, now, **fields),
+                     SagaInstance.version == int(item.version)):
+        return False
+    _apply(item, now, **fields)
+    return True
+
+
+def _apply(item: SagaInstance, now: float, **fields) -> None:
+    """What a committed transition wrote, in memory."""
+    item.version = int(item.version) + 1
+    item.updated_at = now
+    for name, value in fields.items():
+        if name == "due_at":
+            item.due = None if value is None else "due"
+        setattr(item, name, value)
+    item.fresh = True
 
 
 def get(instance_id: str, env: str, saga_id: str) -> SagaInstance:
@@ -183,16 +198,21 @@ def watching() -> "_Watch | None":
 def advance(scope: str, saga_id: str, why: str = "step", waiter: list | None = None) -> str:
     """Do every transition the saga is ready for; what it is left at."""
     outcome = "gone"
+    _local.forgotten = set()
+    item = None
     for _ in range(200):
-        try:
-            item = SagaInstance.get(scope, saga_id, consistent_read=True)
-        except SagaInstance.DoesNotExist:
-            _forget_waiter(waiter)
-            return "gone"
+        if item is None or not getattr(item, "fresh", False):
+            try:
+                item = SagaInstance.get(scope, saga_id, consistent_read=True)
+            except SagaInstance.DoesNotExist:
+                _forget_waiter(waiter)
+                return "gone"
+        item.fresh = False
         outcome = _turn(item, why)
         if outcome is not None:
             break
-    if waiter and (outcome != "awaiting" or _current_waiter(scope, saga_id) != list(waiter)):
+    if waiter and tuple(waiter) not in _local.forgotten and (
+            outcome != "awaiting" or _current_waiter(scope, saga_id) != list(waiter)):
         _forget_waiter(waiter)   # an arrival for a step no longer awaiting it
     return outcome or "running"
 
@@ -208,6 +228,7 @@ def _current_waiter(scope: str, saga_id: str) -> list | None:
 
 def _forget_waiter(waiter) -> None:
     if waiter:
+        getattr(_local, "forgotten", set()).add(tuple(waiter))
         try:
             SagaWaiter(waiter[0], waiter[1]).delete()
         except Exception:  # noqa: BLE001 - a leftover waiter is only dropped later
@@ -284,9 +305,10 @@ def _run_step(item: SagaInstance) -> str | None:
     index = int(item.step)
     step = item.definition["steps"][index]
     now = clock.now()
+    reads_prev = any(rules.uses_prev(step.get(k)) for k in ("condition", "emit", "await"))
     try:
         trigger = _trigger(item)
-        prev = _awaited(item, rules.prev_step(item.steps, index))
+        prev = _awaited(item, rules.prev_step(item.steps, index)) if reads_prev else None
     except Tombstoned:
         _cancel(item, index, now)
         return None
@@ -338,6 +360,10 @@ def _run_step(item: SagaInstance) -> str | None:
                 actions += [SagaWaiter.arrival.set("arrived"), SagaWaiter.arrived_at.set(at),
                             SagaWaiter.arrived_type.set(arrived_type),
                             SagaWaiter.arrived_position.set(position)]
+            else:   # a waiter left from an earlier attempt never counts for this one
+                actions += [SagaWaiter.arrival.remove(), SagaWaiter.arrived_at.remove(),
+                            SagaWaiter.arrived_type.remove(),
+                            SagaWaiter.arrived_position.remove()]
             tx.update(SagaWaiter(watch.key, waiter_rk), actions=actions)
         audit.Act(SAGAS, "saga_step_emitted").put(tx, note)
 
@@ -357,10 +383,12 @@ def _run_step(item: SagaInstance) -> str | None:
         return _transient(item, index, exc, compensating=False)
     finally:
         _local.watch = None
+    _apply(item, now, **fields)
     if watch is not None:
         if watch.arrival is not None:
             return None
         send(item.scope, item.id, "timeout", deadline - clock.now())
+        return rules.AWAITING
     return None
 
 
@@ -409,7 +437,7 @@ def _compensate(item: SagaInstance) -> str | None:
     try:
         trigger = _trigger(item)
         prev_at = index if item.steps[index].get("awaited") else rules.prev_step(item.steps, index)
-        prev = _awaited(item, prev_at)
+        prev = _awaited(item, prev_at) if rules.uses_prev(step["compensate"]) else None
         agg_type, agg_id, event_type, data = rules.resolve_emit(
             step["compensate"], _names(trigger, prev), "compensate")
     except Tombstoned:
@@ -444,6 +472,7 @@ def _compensate(item: SagaInstance) -> str | None:
         return _compensation_failed(item, index, f"{exc.kind.name}: {exc.message}")
     except Exception as exc:  # noqa: BLE001
         return _transient(item, index, exc, compensating=True)
+    _apply(item, now, steps=records, due_at=now + GRACE_SECONDS)
     return None
 
 
@@ -525,9 +554,8 @@ def _refreshed(instance_id: str, env: str, item: SagaInstance) -> dict:
 def _iso_ms(ts) -> str | None:
     if ts is None:
         return None
-    ts = float(ts)
-    base = clock.iso(ts)
-    return base[:-1] + f".{int(round((ts - math.floor(ts)) * 1000)) % 1000:03d}Z"
+    ms = int(round(float(ts) * 1000))
+    return clock.iso(ms // 1000)[:-1] + f".{ms % 1000:03d}Z"
 
 
 def describe(item: SagaInstance) -> dict:
