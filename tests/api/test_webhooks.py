@@ -659,3 +659,16 @@ def test_a_crash_while_sending_is_a_failed_attempt(hooks, monkeypatch):
     d = h.only()
     assert d["status"] == "failed"
     assert d["attempts"][0]["error"] == "internal error while sending: ValueError"
+
+
+def test_a_secret_that_does_not_open_is_a_failed_attempt(hooks, monkeypatch):
+    from chalicelib.platform.webhooks import secrets
+    h = hooks
+    monkeypatch.setattr(settings.get(), "webhook_max_attempts", 1)
+    secrets.clear_cache()
+    monkeypatch.setattr(secrets, "_aes", lambda: (_ for _ in ()).throw(RuntimeError("no key")))
+    h.append()
+    assert drain() == 1
+    d = h.only()
+    assert d["status"] == "failed" and h.receiver.requests == []
+    assert d["attempts"][0]["error"].startswith("the listener's signing secret is not stored")

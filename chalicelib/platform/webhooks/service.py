@@ -147,13 +147,19 @@ def run_attempt(message: dict) -> str:
         return _cancel(item, number, f"listener {item.listener!r} is no longer in the spec "
                                      "in force")
     from chalicelib.platform.webhooks import secrets, sender
-    key = secrets.open_key(item.instance_id, listener.get("secret_ref") or "")
+    try:
+        key = secrets.open_key(item.instance_id, listener.get("secret_ref") or "")
+    except Exception:  # noqa: BLE001 - the sealing key is missing or does not open it
+        from chalicelib.core.observability import logger
+        logger.exception("listener secret could not be opened", extra={
+            "delivery_id": item.id, "listener": item.listener})
+        key = None
     raw = webhooks.body(item.id, item.listener, item.instance_id, item.environment,
                         item.aggregate_type, item.aggregate_id, item.event_type,
                         int(item.position), event.data, event.metadata, float(event.created_at))
     if key is None:
-        outcome = sender.Outcome(None, 0, "the listener's signing secret is not stored; "
-                                          "deploy the spec with its secret")
+        outcome = sender.Outcome(None, 0, "the listener's signing secret is not stored or "
+                                          "does not open; deploy the spec with its secret")
     else:
         headers = webhooks.headers(key, item.id, int(now), raw)
         try:
