@@ -547,3 +547,36 @@ def test_routes_on_both_surfaces_and_permissions(world):
         assert answer.status == 403 and answer.json["error"] == "INSUFFICIENT_PERMISSIONS"
     assert w.stack.call("GET", w.internal + "/sagas").status == 401
     assert len(audits("saga_retried")) == 2
+
+
+def test_transient_failures_are_retried_then_fail_the_step(world, monkeypatch):
+    w = world
+    from chalicelib.core.errors import AppError
+    w.append("cart", CART, "checkout_started",
+             {"product_id": PRODUCT, "quantity": 2, "amount": 1})
+    item = w.only()
+
+    def down(*args, **kwargs):
+        raise AppError("SERVICE_UNAVAILABLE", "the store is down")
+    monkeypatch.setattr(service.reactions, "emit", down)
+    for attempt in (1, 2):
+        with pytest.raises(AppError):       # the message comes back
+            service.advance(item.scope, item.id, "start")
+        step = w.saga()["steps"][0]
+        assert step["status"] == "running" and step["attempts"] == attempt
+        assert "the store is down" in step["error"]
+    monkeypatch.undo()
+    assert drain() >= 1                     # the pending start message: it recovers
+    step = w.saga()["steps"][0]
+    assert step["status"] == "awaiting" and step["attempts"] == 3 and step["error"] is None
+    # three failures in a row fail the step
+    w.append("cart", "CART00002", "checkout_started",
+             {"product_id": PRODUCT, "quantity": 2, "amount": 1})
+    other = [s for s in SagaInstance.scan() if s.trigger_id == "CART00002"][0]
+    monkeypatch.setattr(service.reactions, "emit", down)
+    for _ in range(2):
+        with pytest.raises(AppError):
+            service.advance(other.scope, other.id, "start")
+    assert service.advance(other.scope, other.id, "start") == "compensated"
+    saga = w.saga(other.id)
+    assert saga["steps"][0]["status"] == "failed" and saga["steps"][0]["attempts"] == 3

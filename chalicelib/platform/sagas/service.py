@@ -284,9 +284,10 @@ def _transient(item: SagaInstance, index: int, exc: Exception, compensating: boo
     records = _records(item)
     record = records[index]
     text = f"{type(exc).__name__}: {exc}"[:1000]
-    record["attempts"] = int(record.get("attempts") or 0) + 1
+    counter = "compensation_attempts" if compensating else "attempts"
+    record[counter] = int(record.get(counter) or 0) + 1
     record["error"] = text
-    if record["attempts"] >= MAX_ATTEMPTS:
+    if record[counter] >= MAX_ATTEMPTS:
         if compensating:
             record["status"] = rules.COMPENSATION_FAILED
             _save(item, now, steps=records, status=rules.FAILED, error=text, due_at=None)
