@@ -11,9 +11,9 @@ Counted, each phase on its own, with every DynamoDB and SQS call botocore makes
   listener does: the delivery is one more item of the append's own TransactWriteItems,
   and its first message one SendMessage after the commit;
 - a delivered attempt: the timers queue's consumer and the task (ReceiveMessage, the
-  delivery's GetItem, the claim's UpdateItem, the event's GetItem, the record's
-  UpdateItem, DeleteMessage; the spec and the sealed secret come from the container's
-  caches);
+  delivery's GetItem, the claim's UpdateItem, one TransactGetItems of the event and its
+  stream head's erasure marker, the record's UpdateItem, DeleteMessage; the spec and the
+  sealed secret come from the container's caches);
 - a failed attempt that is retried (the receiver answers 500): the same, plus the
   SendMessage of the next attempt;
 - the sweeper and cleanup jobs when they find nothing (per run).

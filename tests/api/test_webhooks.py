@@ -536,6 +536,48 @@ def test_a_tombstoned_event_cancels_its_delivery(hooks):
     assert len(h.receiver.requests) == 1 and d["attempt_count"] == 1
 
 
+def test_a_tombstone_executed_between_attempts_cancels_the_delivery(hooks):
+    """The real erasure: requested, its 72-hour grace passed, executed by its job; the
+    delivery's next attempt is cancelled, and no delivery item holds the payload."""
+    h = hooks
+    h.receiver.default = Answer(500)
+    h.append(data={"customer": "C00000001", "total": 7, "email": "alice@example.com"})
+    drain()
+    assert h.only()["status"] == "pending"
+    base = f"/internal/instances/{h.inst}/prod"
+    requested = h.stack.node("POST", f"{base}/tombstone/order/{ORDER}", body={
+        "reason": "erasure request", "legal_basis": "GDPR Art. 17(1)(a)",
+        "requested_by": "ticket-1"})
+    assert requested.status in (200, 201, 202), requested
+    clock.advance(72 * 3600 + 1)
+    started = h.stack.node("POST", f"{base}/tombstones/{requested.json['id']}/execute")
+    assert started.status == 202, started
+    consumer.drain()                                     # the work queue runs it
+    assert h.stack.node("GET", f"{base}/tombstones/{requested.json['id']}").json[
+        "status"] == "executed"
+    drain()
+    d = h.only()
+    assert d["status"] == "cancelled" and d["error"] == "source event was tombstoned"
+    assert len(h.receiver.requests) == 1 and d["attempt_count"] == 1
+    stored = json.dumps([i.attribute_values for i in Delivery.scan()], default=str)
+    assert "alice@example.com" not in stored and "C00000001" not in stored
+
+
+def test_an_erasure_under_way_cancels_before_the_events_are_rewritten(hooks):
+    """A tombstone marks the stream's head first: a delivery read then is not sent."""
+    from chalicelib.store.tables import StreamHead
+    h = hooks
+    h.append()
+    item = Delivery.get(f"{h.inst}#prod", h.only()["id"])
+    StreamHead(stream=item.stream).update(actions=[StreamHead.tombstoned.set(
+        {"status": "executing", "tombstone_id": "ts_x", "tombstoned_at": clock.now()})])
+    assert StoredEvent.get(item.stream, 0).tombstoned is None     # not rewritten yet
+    drain()
+    d = h.only()
+    assert d["status"] == "cancelled" and d["error"] == "source event was tombstoned"
+    assert h.receiver.requests == []
+
+
 def test_a_listener_dropped_from_the_spec_cancels_its_deliveries(hooks):
     h = hooks
     h.receiver.default = Answer(500)

@@ -138,10 +138,10 @@ def run_attempt(message: dict) -> str:
                         & (Delivery.claim.does_not_exist() | (Delivery.claim_until < now)))
     if not claimed:
         return "claimed elsewhere"
-    event = _event(item)
+    event, stream_erased = _event(item)
     if event is None:
         return _cancel(item, number, "source event is missing")
-    if event.tombstoned:
+    if event.tombstoned or stream_erased:
         return _cancel(item, number, "source event was tombstoned")
     if listener is None:
         return _cancel(item, number, f"listener {item.listener!r} is no longer in the spec "
@@ -179,11 +179,24 @@ def _spec(instance_id: str, env: str):
     return specs.current(instance_id, env)
 
 
-def _event(item: Delivery) -> StoredEvent | None:
-    try:
-        return StoredEvent.get(item.stream, int(item.position), consistent_read=True)
-    except StoredEvent.DoesNotExist:
-        return None
+def _event(item: Delivery) -> tuple[StoredEvent | None, bool]:
+    """(the event, whether its stream is being or has been erased), in one serializable
+    read: a tombstone marks the stream's head before it rewrites the events, so an
+    attempt never sends what an erasure under way is removing. Only the head's marker is
+    read, not its state."""
+    from chalicelib.store import aws
+    from chalicelib.store.tables import StreamHead
+    answer = aws.client("dynamodb").transact_get_items(TransactItems=[
+        {"Get": {"TableName": StoredEvent.Meta.table_name,
+                 "Key": {"stream": {"S": item.stream},
+                         "position": {"N": str(int(item.position))}}}},
+        {"Get": {"TableName": StreamHead.Meta.table_name,
+                 "Key": {"stream": {"S": item.stream}},
+                 "ProjectionExpression": "tombstoned"}}])
+    event_raw, head_raw = (r.get("Item") for r in answer["Responses"])
+    event = StoredEvent.from_raw_data(event_raw) if event_raw else None
+    marker = (head_raw or {}).get("tombstoned")
+    return event, bool(marker) and not marker.get("NULL")
 
 
 def _held(number: int):
