@@ -196,8 +196,8 @@ class SagaChecks(ImplicationChecks):
                 continue
             ms = step[key]
             if isinstance(ms, bool) or not isinstance(ms, int):
-                self.add(where, f"timeout_ms must be a whole number of milliseconds, not "
-                                f"{show_value(ms) if not isinstance(ms, (dict, list)) else json_type(ms)}")
+                shown = json_type(ms) if isinstance(ms, (dict, list)) else show_value(ms)
+                self.add(where, f"timeout_ms must be a whole number of milliseconds, not {shown}")
             elif ms < sagas.MIN_TIMEOUT_MS:
                 self.add(where, f"timeout_ms {ms} is too short: the minimum is "
                                 f"{sagas.MIN_TIMEOUT_MS} (1 second)")

@@ -416,8 +416,9 @@ def _check_await(item: SagaInstance, why: str) -> str | None:
     if now >= deadline:
         records = _records(item)
         waited = ", ".join(record.get("awaits") or ())
+        limit = rules.timeout_ms(item.definition["steps"][index])
         records[index].update(status=rules.TIMED_OUT, completed_at=now,
-                              error=f"no {waited} within {rules.timeout_ms(item.definition['steps'][index])} ms")
+                              error=f"no {waited} within {limit} ms")
         if _save(item, now, steps=records, status=rules.COMPENSATING,
                  error=records[index]["error"], due_at=now + GRACE_SECONDS):
             _forget_waiter([key, rk])

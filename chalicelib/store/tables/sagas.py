@@ -40,7 +40,8 @@ class SagaInstance(BaseModel):
     scope = UnicodeAttribute(hash_key=True)        # "<instance>#<env>"
     id = UnicodeAttribute(range_key=True)          # "sg_<ms, 13 digits><hex>"
     saga = UnicodeAttribute()                      # the saga's name in the spec
-    status = UnicodeAttribute()   # running | completed | compensating | compensated | failed | cancelled
+    # running | completed | compensating | compensated | failed | cancelled
+    status = UnicodeAttribute()
     trigger_type = UnicodeAttribute()              # aggregate type of the trigger event
     trigger_id = UnicodeAttribute()                # its aggregate id
     trigger_event = UnicodeAttribute()             # its event type
