@@ -87,3 +87,40 @@ def test_prev_step_and_compensation_order():
     assert sagas.to_compensate(definition, records) == [2, 0]
     records[2]["status"] = "compensated"
     assert sagas.to_compensate(definition, records) == [0]
+
+
+def test_the_documented_checkout_saga_is_accepted():
+    from chalicelib.domain.specs import validate_spec
+    event = {"schema": {"type": "object"}, "handler": []}
+    spec = {
+        "aggregate_types": {
+            "cart": {"events": {"checkout_started": event}},
+            "inventory": {"events": {name: event for name in (
+                "reservation_requested", "was_reserved", "reservation_failed",
+                "reservation_released")}},
+            "payment": {"events": {"charge_requested": event, "was_charged": event}},
+        },
+        "agent_types": ["user"],
+        "modules": {"sagas": {"checkout": {
+            "trigger": {"aggregate_type": "cart", "event_type": "checkout_started"},
+            "steps": [
+                {"name": "reserve_inventory",
+                 "emit": {"aggregate_type": "inventory", "id": "$.data.product_id",
+                          "event_type": "reservation_requested",
+                          "data": {"quantity": "$.data.quantity"}},
+                 "await": {"aggregate_type": "inventory",
+                           "event_types": ["was_reserved", "reservation_failed"]},
+                 "compensate": {"aggregate_type": "inventory", "id": "$.data.product_id",
+                                "event_type": "reservation_released", "data": {}},
+                 "timeout_ms": 30000},
+                {"name": "charge_payment",
+                 "condition": {"equals": ["$prev.type", "was_reserved"]},
+                 "emit": {"aggregate_type": "payment", "id": "$.id",
+                          "event_type": "charge_requested",
+                          "data": {"reservation": "$prev.data.id", "cart": "$.key"}},
+                 "await": {"aggregate_type": "payment", "event_types": ["was_charged"],
+                           "id": "$prev.id"},
+                 "timeout": "5m"},
+            ]}}},
+    }
+    assert validate_spec(spec) == []
