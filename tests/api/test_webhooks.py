@@ -704,7 +704,7 @@ def test_a_crash_while_sending_is_a_failed_attempt(hooks, monkeypatch):
 
 
 def test_a_secret_that_does_not_open_is_a_failed_attempt(hooks, monkeypatch):
-    from chalicelib.platform.webhooks import secrets
+    from chalicelib.store import listener_secrets as secrets
     h = hooks
     monkeypatch.setattr(settings.get(), "webhook_max_attempts", 1)
     secrets.clear_cache()

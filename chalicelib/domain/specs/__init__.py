@@ -109,7 +109,7 @@ Rules beyond the shape:
   24-64 bytes (Standard Webhooks form; a bad one is reported without its value), or the
   placeholder ``whsec_redacted`` a served spec shows, which keeps the stored secret
   (``secret_ref``, a reference the deploy gave out). The deploy moves the secret out of
-  the stored spec (chalicelib/platform/webhooks/secrets.py).
+  the stored spec (chalicelib/store/listener_secrets.py).
 - Projections: ``source`` is a non-empty list of distinct aggregate types of the spec;
   ``handler`` is a tick handler (checked like an event's).
 """

@@ -50,7 +50,7 @@ def deploy(act: audit.Act, instance_id: str, env: str, spec,
                        details=[{"path": name, "message": "has stored events"} for name in orphans])
     version = (int(previous.version) if previous else 0) + 1
     # listener secrets leave the spec here: sealed apart, the stored spec redacted
-    from chalicelib.platform.webhooks import secrets as listener_secrets
+    from chalicelib.store import listener_secrets
     spec, sealed = listener_secrets.seal_listeners(
         instance_id, env, spec, previous.spec if previous else None, act.actor.subject)
     item = SpecVersion(scope=scope_key(instance_id, env), version=version, spec=spec,

@@ -146,7 +146,8 @@ def run_attempt(message: dict) -> str:
     if listener is None:
         return _cancel(item, number, f"listener {item.listener!r} is no longer in the spec "
                                      "in force")
-    from chalicelib.platform.webhooks import secrets, sender
+    from chalicelib.platform.webhooks import sender
+    from chalicelib.store import listener_secrets as secrets
     try:
         key = secrets.open_key(item.instance_id, listener.get("secret_ref") or "")
     except Exception:  # noqa: BLE001 - the sealing key is missing or does not open it

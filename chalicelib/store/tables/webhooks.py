@@ -56,7 +56,7 @@ class Delivery(BaseModel):
 
 class ListenerSecret(BaseModel):
     """A listener's signing secret, sealed with AES-256-GCM under the key kept in Secrets
-    Manager (chalicelib/platform/webhooks/secrets.py). Per instance, so a spec copied to
+    Manager (chalicelib/store/listener_secrets.py). Per instance, so a spec copied to
     another environment of the instance still finds it; written once, never changed."""
     Meta = table_meta("listener_secrets")
     instance_id = UnicodeAttribute(hash_key=True)
