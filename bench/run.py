@@ -364,13 +364,18 @@ def main(argv=None) -> int:
     parser.add_argument("--loading", choices=("on", "off", "only"), default="on",
                         help="bench/data_loading.py: import and export of 10k and 100k "
                              "events (--quick: 10k only)")
+    parser.add_argument("--timers", choices=("on", "off", "only"), default="on",
+                        help="what acts over time: calls per scheduled event, saga step and "
+                             "delivery, deliveries per second (in-process), and due-to-"
+                             "emitted time of scheduled events under make run")
     args = parser.parse_args(argv)
     if args.quick:
         args.runs, args.latency_runs = 5, 10
 
     started = time.perf_counter()
     print(f"adminplane bench  (python {sys.version.split()[0]}, {sys.platform})")
-    sections = (args.events, args.devices, args.write_cost, args.peer, args.loading)
+    sections = (args.events, args.devices, args.write_cost, args.peer, args.loading,
+                args.timers)
     alone = "only" in sections
 
     def wanted(choice: str) -> bool:
@@ -396,6 +401,12 @@ def main(argv=None) -> int:
     if wanted(args.loading):
         from bench import data_loading
         data_loading.main(["--sizes", "10000"] if args.quick else [])
+    if wanted(args.timers):
+        from bench import deliveries, due_latency, sagas, scheduled_events
+        scheduled_events.main(["--events", "20", "--timed", "20"] if args.quick else [])
+        sagas.main(["--sagas", "20"] if args.quick else [])
+        deliveries.main(["--events", "50", "--timed", "100"] if args.quick else [])
+        due_latency.main(["--events", "20"] if args.quick else [])
     print(f"\n(bench took {time.perf_counter() - started:.1f} s)")
     return 0
 
