@@ -58,6 +58,33 @@ class CallCounter:
         return calls
 
 
+class ItemCounter(CallCounter):
+    """CallCounter that also sums the items of every TransactWriteItems."""
+
+    def __enter__(self):
+        from botocore.client import BaseClient
+        super().__enter__()
+        self.items = 0
+        counted = BaseClient._make_api_call
+        bench = self
+
+        def with_items(client, operation, params):
+            if operation == "TransactWriteItems":
+                bench.items += len(params.get("TransactItems", []))
+            return counted(client, operation, params)
+        BaseClient._make_api_call = with_items
+        return self
+
+    def take_items(self) -> int:
+        items, self.items = self.items, 0
+        return items
+
+
+def per_call(calls: Counter, n: int, service: str) -> float:
+    """Calls to `service` per one of `n` things done."""
+    return sum(v for (s, _), v in calls.items() if s == service) / max(n, 1)
+
+
 def breakdown(calls: Counter) -> str:
     parts = []
     for (service, op), n in sorted(calls.items(), key=lambda kv: (kv[0][0] != "dynamodb", kv[0])):

@@ -36,7 +36,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import testing.env  # noqa: E402,F401 - sets the test environment before project imports
-from bench.common import CallCounter, api_stack, breakdown, table, title  # noqa: E402
+from bench.common import ItemCounter, api_stack, breakdown, per_call, table, title  # noqa: E402
 
 ACTOR = {"actor": {"type": "user", "id": "AGENT0001"}}
 _EVENT = {"schema": {"type": "object"}, "handler": []}
@@ -74,39 +74,13 @@ def order(i: int, base: str = "A") -> str:
     return f"{base}{i:08d}"
 
 
-class Items(CallCounter):
-    """CallCounter that also sums the items of each TransactWriteItems."""
-
-    def __enter__(self):
-        from botocore.client import BaseClient
-        super().__enter__()
-        self.items = 0
-        counted = BaseClient._make_api_call
-        bench = self
-
-        def with_items(client, operation, params):
-            if operation == "TransactWriteItems":
-                bench.items += len(params.get("TransactItems", []))
-            return counted(client, operation, params)
-        BaseClient._make_api_call = with_items
-        return self
-
-    def take_items(self) -> int:
-        items, self.items = self.items, 0
-        return items
-
-
-def _per(calls: Counter, n: int, service: str) -> float:
-    return sum(v for (s, _), v in calls.items() if s == service) / max(n, 1)
-
-
 def counts(plane: Plane, receiver, n: int) -> list:
     from chalicelib import features
     from chalicelib.core import clock
     from local import consumer
     from testing.webhook_receiver import Answer
     rows = []
-    with Items() as counter:
+    with ItemCounter() as counter:
         for i in range(n):                       # warm: every head cached
             plane.append(order(i), "viewed")
             plane.append(order(i, "B"), "viewed")
@@ -197,23 +171,23 @@ def main(argv=None) -> int:
                   "receiver on loopback)")
             out = []
             for label, calls, items, per in rows:
-                out.append((label, f"{_per(calls, per, 'dynamodb'):.2f}",
-                            f"{_per(calls, per, 'sqs'):.2f}", f"{items / max(per, 1):.1f}",
+                out.append((label, f"{per_call(calls, per, 'dynamodb'):.2f}",
+                            f"{per_call(calls, per, 'sqs'):.2f}", f"{items / max(per, 1):.1f}",
                             breakdown(Counter({k: round(v / max(per, 1), 2)
                                                for k, v in calls.items()}))))
             print(table(("phase (per delivery)", "DynamoDB", "SQS", "tx items", "calls"), out,
                         right=(1, 2, 3)))
-            extra_ddb = (_per(rows[1][1], args.events, "dynamodb")
-                         - _per(rows[0][1], args.events, "dynamodb"))
-            extra_sqs = (_per(rows[1][1], args.events, "sqs")
-                         - _per(rows[0][1], args.events, "sqs"))
+            extra_ddb = (per_call(rows[1][1], args.events, "dynamodb")
+                         - per_call(rows[0][1], args.events, "dynamodb"))
+            extra_sqs = (per_call(rows[1][1], args.events, "sqs")
+                         - per_call(rows[0][1], args.events, "sqs"))
             ok = rows[2]
-            print(f"\na delivery delivered at once costs {extra_ddb + _per(ok[1], ok[3], 'dynamodb'):.2f} "
-                  f"DynamoDB + {extra_sqs + _per(ok[1], ok[3], 'sqs'):.2f} SQS calls beyond its "
+            print(f"\na delivery delivered at once costs {extra_ddb + per_call(ok[1], ok[3], 'dynamodb'):.2f} "
+                  f"DynamoDB + {extra_sqs + per_call(ok[1], ok[3], 'sqs'):.2f} SQS calls beyond its "
                   f"append (and {(rows[1][2] - rows[0][2]) / args.events:.1f} item in the "
                   "append's transaction); each failed attempt that is retried adds "
-                  f"{_per(rows[3][1], rows[3][3], 'dynamodb'):.2f} DynamoDB + "
-                  f"{_per(rows[3][1], rows[3][3], 'sqs'):.2f} SQS calls")
+                  f"{per_call(rows[3][1], rows[3][3], 'dynamodb'):.2f} DynamoDB + "
+                  f"{per_call(rows[3][1], rows[3][3], 'sqs'):.2f} SQS calls")
             elapsed, received, delivered, post_ms = timed(plane, receiver, args.timed,
                                                           args.consumers)
             title(f"Deliveries per second through the timers queue ({args.consumers} consumers "

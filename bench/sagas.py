@@ -30,7 +30,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import testing.env  # noqa: E402,F401 - sets the test environment before project imports
-from bench.common import CallCounter, api_stack, breakdown, table, title  # noqa: E402
+from bench.common import ItemCounter, api_stack, breakdown, per_call, table, title  # noqa: E402
 
 ACTOR = {"actor": {"type": "user", "id": "AGENT0001"}}
 _EVENT = {"schema": {"type": "object"}, "handler": []}
@@ -52,28 +52,6 @@ SPEC = {
             {"name": "confirm", "emit": {"aggregate_type": "order", "id": "$.id",
                                          "event_type": "was_confirmed"}}]}}},
 }
-
-
-class Items(CallCounter):
-    """CallCounter that also sums the items of each TransactWriteItems."""
-
-    def __enter__(self):
-        from botocore.client import BaseClient
-        super().__enter__()
-        self.items = 0
-        counted = BaseClient._make_api_call
-        bench = self
-
-        def with_items(client, operation, params):
-            if operation == "TransactWriteItems":
-                bench.items += len(params.get("TransactItems", []))
-            return counted(client, operation, params)
-        BaseClient._make_api_call = with_items
-        return self
-
-    def take_items(self) -> int:
-        items, self.items = self.items, 0
-        return items
 
 
 class Plane:
@@ -100,16 +78,12 @@ def ident(i: int) -> str:
     return f"A{i:08d}"
 
 
-def _per(calls: Counter, n: int, service: str) -> float:
-    return sum(v for (s, _), v in calls.items() if s == service) / n
-
-
 def counts(plane: Plane, n: int) -> list:
     from chalicelib import features
     from chalicelib.store.tables import SagaInstance
     from local import consumer
     rows = []
-    with Items() as counter:
+    with ItemCounter() as counter:
         for i in range(n):                      # warm: every head cached
             plane.append("order", ident(i), "was_viewed")
             plane.append("stock", ident(i), "was_counted")
@@ -154,16 +128,16 @@ def main(argv=None) -> int:
         for row in rows:
             label, calls, items = row[:3]
             per = row[3] if len(row) > 3 else n
-            out.append((label, f"{_per(calls, per, 'dynamodb'):.2f}",
-                        f"{_per(calls, per, 'sqs'):.2f}", f"{items / per:.1f}",
+            out.append((label, f"{per_call(calls, per, 'dynamodb'):.2f}",
+                        f"{per_call(calls, per, 'sqs'):.2f}", f"{items / per:.1f}",
                         breakdown(Counter({k: round(v / per, 2) for k, v in calls.items()}))))
         print(table(("phase (per saga)", "DynamoDB", "SQS", "tx items", "calls"), out,
                     right=(1, 2, 3)))
-        ddb = (_per(rows[1][1], n, "dynamodb") - _per(rows[0][1], n, "dynamodb")
-               + _per(rows[2][1], n, "dynamodb")
-               + _per(rows[4][1], n, "dynamodb") - _per(rows[3][1], n, "dynamodb")
-               + _per(rows[5][1], n, "dynamodb"))
-        sqs = sum(_per(rows[k][1], n, "sqs") for k in (1, 2, 4, 5))
+        ddb = (per_call(rows[1][1], n, "dynamodb") - per_call(rows[0][1], n, "dynamodb")
+               + per_call(rows[2][1], n, "dynamodb")
+               + per_call(rows[4][1], n, "dynamodb") - per_call(rows[3][1], n, "dynamodb")
+               + per_call(rows[5][1], n, "dynamodb"))
+        sqs = sum(per_call(rows[k][1], n, "sqs") for k in (1, 2, 4, 5))
         print(f"\na two-step saga beyond its own appends' baseline: {ddb:.2f} DynamoDB + "
               f"{sqs:.2f} SQS calls ({ddb / 2:.2f} + {sqs / 2:.2f} per step)")
     return 0

@@ -38,7 +38,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import testing.env  # noqa: E402,F401 - sets the test environment before project imports
-from bench.common import CallCounter, api_stack, breakdown, table, title  # noqa: E402
+from bench.common import ItemCounter, api_stack, breakdown, per_call, table, title  # noqa: E402
 
 ACTOR = {"actor": {"type": "user", "id": "AGENT0001"}}
 _EVENT = {"schema": {"type": "object"}, "handler": []}
@@ -83,38 +83,12 @@ def cart(i: int, base: str = "C") -> str:
     return f"{base}{i:08d}"
 
 
-class Items(CallCounter):
-    """CallCounter that also sums the items of each TransactWriteItems."""
-
-    def __enter__(self):
-        from botocore.client import BaseClient
-        super().__enter__()
-        self.items = 0
-        counted = BaseClient._make_api_call
-        bench = self
-
-        def with_items(client, operation, params):
-            if operation == "TransactWriteItems":
-                bench.items += len(params.get("TransactItems", []))
-            return counted(client, operation, params)
-        BaseClient._make_api_call = with_items
-        return self
-
-    def take_items(self) -> int:
-        items, self.items = self.items, 0
-        return items
-
-
-def _per(calls: Counter, n: int, service: str) -> float:
-    return sum(v for (s, _), v in calls.items() if s == service) / n
-
-
 def counts(plane: Plane, n: int) -> list:
     from chalicelib import features
     from chalicelib.core import clock
     from local import consumer
     rows = []
-    with Items() as counter:
+    with ItemCounter() as counter:
         for i in range(n):                      # warm: every cart's head cached
             plane.append(cart(i), "was_viewed")
             plane.append(cart(i, "D"), "was_viewed")
@@ -191,22 +165,22 @@ def main(argv=None) -> int:
         rows = counts(plane, args.events)
         title(f"AWS calls per scheduled event ({args.events} scheduled, moto in-process)")
         out = []
-        base_ddb = _per(rows[0][1], args.events, "dynamodb")
+        base_ddb = per_call(rows[0][1], args.events, "dynamodb")
         for row in rows:
             label, calls, items = row[:3]
             per = row[3] if len(row) > 3 else args.events
             per = max(per, 1)
-            out.append((label, f"{_per(calls, per, 'dynamodb'):.2f}",
-                        f"{_per(calls, per, 'sqs'):.2f}", f"{items / per:.1f}",
+            out.append((label, f"{per_call(calls, per, 'dynamodb'):.2f}",
+                        f"{per_call(calls, per, 'sqs'):.2f}", f"{items / per:.1f}",
                         breakdown(Counter({k: round(v / per, 2) for k, v in calls.items()}))))
         print(table(("phase (per event)", "DynamoDB", "SQS", "tx items", "calls"), out,
                     right=(1, 2, 3)))
-        sched = _per(rows[1][1], args.events, "dynamodb")
+        sched = per_call(rows[1][1], args.events, "dynamodb")
         job = rows[3]
         emit = rows[4]
-        total_ddb = (sched - base_ddb + _per(job[1], max(job[3], 1), "dynamodb")
-                     + _per(emit[1], max(emit[3], 1), "dynamodb"))
-        total_sqs = _per(job[1], max(job[3], 1), "sqs") + _per(emit[1], max(emit[3], 1), "sqs")
+        total_ddb = (sched - base_ddb + per_call(job[1], max(job[3], 1), "dynamodb")
+                     + per_call(emit[1], max(emit[3], 1), "dynamodb"))
+        total_sqs = per_call(job[1], max(job[3], 1), "sqs") + per_call(emit[1], max(emit[3], 1), "sqs")
         print(f"\nschedule -> due -> emitted, beyond the scheduling append itself: "
               f"{total_ddb:.2f} DynamoDB + {total_sqs:.2f} SQS calls per scheduled event "
               f"(plus {rows[1][2] / args.events - rows[0][2] / args.events:.1f} items in the "
