@@ -39,11 +39,11 @@ import re
 import secrets
 
 from chalicelib.core import clock
-from chalicelib.core.errors import AppError, invalid
+from chalicelib.core.errors import AppError
 from chalicelib.domain import merkle
 from chalicelib.identity import audit
 from chalicelib.store import checkpoints as folds
-from chalicelib.store import jobs
+from chalicelib.store import jobs, listing
 from chalicelib.store.buckets import bucket_name
 from chalicelib.store.conditions import update_if
 from chalicelib.store.keys import scope_key, scope_type_key
@@ -322,15 +322,11 @@ def get(instance_id: str, env: str, rc_id: str) -> RootCheckpoint:
 
 def list_page(instance_id: str, env: str, agg_type: str | None, limit: int,
               cursor: str | None) -> dict:
-    if cursor is not None and not _ID.match(cursor):
-        raise invalid("cursor", "is not a cursor this listing gave out")
-    rows = list(RootCheckpoint.query(
-        _scope(instance_id, env), RootCheckpoint.id < cursor if cursor else None,
-        filter_condition=(RootCheckpoint.aggregate_type == agg_type) if agg_type else None,
-        scan_index_forward=False, consistent_read=True, limit=limit + 1))
-    page = rows[:limit]
-    return {"root_checkpoints": [describe(r) for r in page],
-            "next_cursor": page[-1].id if len(rows) > limit else None}
+    page, next_cursor = listing.newest_first(
+        RootCheckpoint, _scope(instance_id, env),
+        [(RootCheckpoint.aggregate_type == agg_type) if agg_type else None],
+        limit, cursor, _ID)
+    return {"root_checkpoints": [describe(r) for r in page], "next_cursor": next_cursor}
 
 
 def latest(instance_id: str, env: str, agg_type: str | None) -> dict:

@@ -23,10 +23,11 @@ import re
 import secrets
 
 from chalicelib.core import clock
-from chalicelib.core.errors import AppError, invalid
+from chalicelib.core.errors import AppError
 from chalicelib.domain.checkpoints import handlers_fingerprint, state_bytes, state_digest
 from chalicelib.identity import audit
 from chalicelib.store import checkpoints as store
+from chalicelib.store import listing
 from chalicelib.store.keys import scope_key, scope_type_key, stream_key
 from chalicelib.store.streams import (
     check_id,
@@ -158,23 +159,14 @@ def list_page(instance_id: str, env: str, agg_type: str | None, agg_id: str | No
               limit: int, cursor: str | None) -> dict:
     """Newest first, `limit` at a time: one consistent Query of the environment's
     checkpoints (the states are not read), filtered on the type and id given."""
-    if cursor is not None and not _ID.match(cursor):
-        raise invalid("cursor", "is not a cursor this listing gave out")
-    condition = None
-    if agg_type is not None:
-        condition = Checkpoint.aggregate_type == agg_type
-    if agg_id is not None:
-        by_id = Checkpoint.aggregate_id == agg_id
-        condition = by_id if condition is None else condition & by_id
-    rows = list(Checkpoint.query(scope_key(instance_id, env),
-                                 Checkpoint.id < cursor if cursor else None,
-                                 filter_condition=condition, scan_index_forward=False,
-                                 consistent_read=True, limit=limit + 1,
-                                 attributes_to_get=_LISTED))
-    page = rows[:limit]
+    page, next_cursor = listing.newest_first(
+        Checkpoint, scope_key(instance_id, env),
+        [Checkpoint.aggregate_type == agg_type if agg_type is not None else None,
+         Checkpoint.aggregate_id == agg_id if agg_id is not None else None],
+        limit, cursor, _ID, attributes_to_get=_LISTED)
     current = _current_fingerprints(instance_id, env)
     return {"checkpoints": [describe(c, current(c.aggregate_type)) for c in page],
-            "next_cursor": page[-1].id if len(rows) > limit else None}
+            "next_cursor": next_cursor}
 
 
 # --- restore ---------------------------------------------------------------------------

@@ -31,12 +31,12 @@ import secrets
 import threading
 
 from chalicelib.core import clock
-from chalicelib.core.errors import AppError, invalid
+from chalicelib.core.errors import AppError
 from chalicelib.domain import permissions as perms
 from chalicelib.domain import sagas as rules
 from chalicelib.identity import audit
 from chalicelib.identity.principal import Principal
-from chalicelib.store import keys, queues, reactions
+from chalicelib.store import keys, listing, queues, reactions
 from chalicelib.store.conditions import update_if
 from chalicelib.store.tables import SagaInstance, SagaWaiter, StoredEvent
 
@@ -599,21 +599,12 @@ def list_page(instance_id: str, env: str, name: str | None, status: str | None,
               limit: int, cursor: str | None) -> dict:
     """Newest first, `limit` at a time: one consistent Query of the environment's
     sagas, filtered on name and status."""
-    if cursor is not None and not _ID.match(cursor):
-        raise invalid("cursor", "is not a cursor this listing gave out")
-    condition = None
-    if name is not None:
-        condition = SagaInstance.saga == name
-    if status is not None:
-        by_status = SagaInstance.status == status
-        condition = by_status if condition is None else condition & by_status
-    rows = list(SagaInstance.query(keys.scope_key(instance_id, env),
-                                   SagaInstance.id < cursor if cursor else None,
-                                   filter_condition=condition, scan_index_forward=False,
-                                   consistent_read=True, limit=limit + 1))
-    page = rows[:limit]
-    return {"sagas": [describe(s) for s in page],
-            "next_cursor": page[-1].id if len(rows) > limit else None}
+    page, next_cursor = listing.newest_first(
+        SagaInstance, keys.scope_key(instance_id, env),
+        [SagaInstance.saga == name if name is not None else None,
+         SagaInstance.status == status if status is not None else None],
+        limit, cursor, _ID)
+    return {"sagas": [describe(s) for s in page], "next_cursor": next_cursor}
 
 
 # --- the sweeper -------------------------------------------------------------------------

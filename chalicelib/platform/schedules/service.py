@@ -37,10 +37,10 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from chalicelib.core import clock
-from chalicelib.core.errors import AppError, invalid
+from chalicelib.core.errors import AppError
 from chalicelib.identity import audit
 from chalicelib.identity.principal import SCHEDULER
-from chalicelib.store import queues, reactions
+from chalicelib.store import listing, queues, reactions
 from chalicelib.store.conditions import update_if
 from chalicelib.store.keys import scope_key, stream_key
 from chalicelib.store.streams import event_scope
@@ -493,25 +493,15 @@ def list_page(instance_id: str, env: str, status: str | None, agg_type: str | No
               agg_id: str | None, limit: int, cursor: str | None, key: str = "scheduled") -> dict:
     """Newest first, `limit` at a time: one consistent Query of the environment's
     scheduled events, filtered by status and by the aggregate whose event scheduled them."""
-    if cursor is not None and not _ID.match(cursor):
-        raise invalid("cursor", "is not a cursor this listing gave out")
     S = ScheduledEvent
-    conditions = []
-    if status is not None:
-        conditions.append(_status_condition(status))
-    if agg_type is not None:
-        conditions.append(S.source_type == agg_type)
-    if agg_id is not None:
-        conditions.append(S.source_id == agg_id)
-    condition = None
-    for c in conditions:
-        condition = c if condition is None else condition & c
-    rows = list(S.query(scope_key(instance_id, env), S.id < cursor if cursor else None,
-                        filter_condition=condition, scan_index_forward=False,
-                        consistent_read=True, limit=limit + 1))
-    page = rows[:limit]
+    page, next_cursor = listing.newest_first(
+        S, scope_key(instance_id, env),
+        [_status_condition(status) if status is not None else None,
+         S.source_type == agg_type if agg_type is not None else None,
+         S.source_id == agg_id if agg_id is not None else None],
+        limit, cursor, _ID)
     return {key: [describe(i) for i in page if i.source_stream is not None],
-            "next_cursor": page[-1].id if len(rows) > limit else None}
+            "next_cursor": next_cursor}
 
 
 def _target(instance_id: str, env: str, item: ScheduledEvent) -> str:

@@ -22,9 +22,9 @@ import re
 import secrets
 
 from chalicelib.core import clock, settings
-from chalicelib.core.errors import AppError, invalid
+from chalicelib.core.errors import AppError
 from chalicelib.identity import audit
-from chalicelib.store import specs
+from chalicelib.store import listing, specs
 from chalicelib.store.conditions import update_if
 from chalicelib.store.keys import scope_key, stream_key
 from chalicelib.store.streams import check_id
@@ -171,25 +171,12 @@ def get(instance_id: str, env: str, tombstone_id: str) -> Tombstone:
 def list_page(instance_id: str, env: str, status: str | None, agg_type: str | None,
               limit: int, cursor: str | None) -> dict:
     """Newest first: one consistent Query of the environment's tombstones, filtered."""
-    if cursor is not None and not _ID.match(cursor):
-        raise invalid("cursor", "is not a cursor this listing gave out")
-    condition = None
-    if status is not None:
-        condition = Tombstone.status == status
-    if agg_type is not None:
-        by_type = Tombstone.aggregate_type == agg_type
-        condition = by_type if condition is None else condition & by_type
-    out = []
-    for t in Tombstone.query(scope_key(instance_id, env),
-                             Tombstone.id < cursor if cursor else None,
-                             filter_condition=condition, scan_index_forward=False,
-                             consistent_read=True):
-        out.append(t)
-        if len(out) > limit:
-            break
-    page = out[:limit]
-    return {"tombstones": [describe(t) for t in page],
-            "next_cursor": page[-1].id if len(out) > limit else None}
+    page, next_cursor = listing.newest_first(
+        Tombstone, scope_key(instance_id, env),
+        [Tombstone.status == status if status is not None else None,
+         Tombstone.aggregate_type == agg_type if agg_type is not None else None],
+        limit, cursor, _ID)
+    return {"tombstones": [describe(t) for t in page], "next_cursor": next_cursor}
 
 
 # --- cancel ----------------------------------------------------------------------------
