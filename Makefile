@@ -7,10 +7,11 @@ PORT ?= 8000
 
 .PHONY: run test unit api e2e bench infra docs clean
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .   # the adminctl CLI
 	touch $(STAMP)
 
 run: $(STAMP)
