@@ -78,8 +78,14 @@ class ApiFailure(click.ClickException):
     error body also goes to stdout for scripts)."""
     exit_code = 1
 
+    HINTS = {"TOKEN_EXPIRED": "log in again (adminctl login / adminctl device login)",
+             "SESSION_REVOKED": "log in again (adminctl login / adminctl device login)",
+             "UNAUTHENTICATED": "log in first (adminctl login / adminctl device login)",
+             "RATE_LIMITED": "wait and retry"}
+
     def __init__(self, error: ApiError, as_json: bool):
-        super().__init__(error.describe())
+        hint = self.HINTS.get(error.name)
+        super().__init__(error.describe() + (f"\n  hint: {hint}" if hint else ""))
         self.error = error
         self.as_json = as_json
 

@@ -593,3 +593,88 @@ def errors():
 def errors_show(base, error_id):
     """The stored context and trace of an error."""
     _show(f"{base}/errors/{error_id}")
+
+
+# --- settings, blobs, integrity --------------------------------------------------------
+
+def _settings(path: str, body: dict) -> None:
+    """GET the settings, or PUT the fields given (the others stay as they are)."""
+    st = state()
+    client = st.client()
+    body = {k: v for k, v in body.items() if v is not None}
+    st.emit(client.put(path, body) if body else client.get(path))
+
+
+@command(backups, "settings")
+@target
+@click.option("--enabled/--disabled", default=None, help="Scheduled backups on or off.")
+@click.option("--interval-hours", type=click.IntRange(1))
+@click.option("--retain", type=click.IntRange(1), help="Completed backups kept.")
+def backups_settings(base, enabled, interval_hours, retain):
+    """Show the instance's backup settings, or change the fields given."""
+    instance_base = base.rsplit("/ops/", 1)[0]
+    _settings(instance_base + "/backup_settings",
+              {"enabled": enabled, "interval_hours": interval_hours, "retain": retain})
+
+
+@command(root_checkpoints, "settings")
+@target
+@click.option("--enabled/--disabled", default=None, help="Scheduled root checkpoints on or off.")
+@click.option("--interval-hours", type=click.IntRange(1, 168))
+@click.option("--type", "agg_types", multiple=True, help="Aggregate type (repeat; none: every type).")
+@click.option("--retain", type=click.IntRange(1, 365))
+def root_settings(base, enabled, interval_hours, agg_types, retain):
+    """Show the environment's root checkpoint settings, or change the fields given."""
+    _settings(base + "/root-checkpoint-settings",
+              {"enabled": enabled, "interval_hours": interval_hours,
+               "aggregate_types": list(agg_types) or None, "retain": retain})
+
+
+@ops.group()
+def blobs():
+    """Blobs stored for an environment."""
+
+
+@command(blobs, "list")
+@target
+@paging
+def blobs_list(base, limit, cursor):
+    """List blobs."""
+    _list(base + "/blobs", "blobs", ["name", "size", "content_type", "created_at"],
+          {"limit": limit, "cursor": cursor})
+
+
+@ops.group()
+def integrity():
+    """An aggregate's hash chain and Merkle tree (RFC 6962)."""
+
+
+@command(integrity, "verify-chain")
+@target
+@click.argument("agg_type")
+@click.argument("agg_id")
+def integrity_verify_chain(base, agg_type, agg_id):
+    """Recompute the aggregate's hash chain and compare it with what is stored."""
+    _show(f"{base}/audit/verify-chain/{agg_type}/{agg_id}")
+
+
+@command(integrity, "merkle-root")
+@target
+@click.argument("agg_type")
+@click.argument("agg_id")
+def integrity_merkle_root(base, agg_type, agg_id):
+    """The aggregate's Merkle root."""
+    _show(f"{base}/audit/merkle-root/{agg_type}/{agg_id}")
+
+
+@command(integrity, "merkle-proof")
+@target
+@click.argument("agg_type")
+@click.argument("agg_id")
+@click.argument("index", type=click.IntRange(0))
+@click.option("--tree-size", type=click.IntRange(1), help="For an earlier tree.")
+def integrity_merkle_proof(base, agg_type, agg_id, index, tree_size):
+    """The inclusion proof of one event."""
+    st = state()
+    st.emit(st.client().get(f"{base}/audit/merkle-proof/{agg_type}/{agg_id}/{index}",
+                            query={"tree_size": tree_size}))

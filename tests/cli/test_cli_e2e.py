@@ -296,6 +296,16 @@ def test_ops_scheduled_sagas_deliveries(env, instance):
               name="DELIVERY_NOT_FOUND", number=4190)
     api_error(env, "ops", "deliveries", "retry", "dl_0000000000000000000000000", *ops,
               name="DELIVERY_NOT_FOUND", number=4190)
+    assert js(env, "ops", "blobs", "list", *ops)["blobs"] == []
+    chain = js(env, "ops", "integrity", "verify-chain", "order", "0RDER0001", *ops)
+    assert chain["valid"] and chain["length"] == 2
+    root = js(env, "ops", "integrity", "merkle-root", "order", "0RDER0001", *ops)
+    proof = js(env, "ops", "integrity", "merkle-proof", "order", "0RDER0001", "1", *ops)
+    assert proof["root"] == root["root"] and proof["treeSize"] == 2
+    assert js(env, "ops", "backups", "settings", "--enabled", "--retain", "3", *ops)["retain"] == 3
+    assert js(env, "ops", "backups", "settings", *ops)["enabled"] is True
+    settings = js(env, "ops", "root-checkpoints", "settings", "--type", "order", "--retain", "2", *ops)
+    assert settings["aggregate_types"] == ["order"] and settings["retain"] == 2
 
 
 def test_ops_tombstones(env, instance):
