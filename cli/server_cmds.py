@@ -192,7 +192,9 @@ def _audit_rows(entries):
 @click.option("--follow", "-f", is_flag=True, help="Keep polling and print new entries as they come.")
 @click.option("--interval", type=float, default=2.0, show_default=True, help="Seconds between polls.")
 @click.option("--max-polls", type=int, hidden=True, help="Stop following after this many polls.")
-def audit_list(since, until, action, admin, target, limit, offset, follow, interval, max_polls):
+@click.option("--stop-after", type=int, hidden=True, help="Stop following after this many entries.")
+def audit_list(since, until, action, admin, target, limit, offset, follow, interval, max_polls,
+               stop_after):
     """Audit entries, newest first (with --follow: oldest first, then new ones as they come;
     with --json, one entry per line)."""
     st = state()
@@ -229,7 +231,8 @@ def audit_list(since, until, action, admin, target, limit, offset, follow, inter
     newest = max([e.get("timestamp") or 0 for e in entries], default=query["since"] or int(time.time()) - 60)
     polls = 0
     try:
-        while max_polls is None or polls < max_polls:
+        while (max_polls is None or polls < max_polls) and \
+                (stop_after is None or len(seen) < stop_after):
             time.sleep(interval)
             polls += 1
             page = client.get("/admin/v1/audit", query={**query, "since": newest, "limit": 1000})

@@ -369,7 +369,7 @@ def test_server_audit_filters_follow_and_export(env, stack, home):
     thread = threading.Thread(target=act)
     thread.start()
     result = run(env, "--json", "server", "audit", "list", "--follow", "--action",
-                 "federation_blocked", "--interval", "0.4", "--max-polls", "6")
+                 "federation_blocked", "--interval", "0.3", "--max-polls", "100", "--stop-after", "1")
     thread.join()
     followed = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
     assert [e["target"] for e in followed] == ["followed.example"]
