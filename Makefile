@@ -18,6 +18,7 @@ run: $(STAMP)
 	PORT=$(PORT) $(PY) -m local.run
 
 test: $(STAMP)
+	$(PY) -m local.dashboard || true
 	$(PY) -m pytest -q -n 2 --dist loadfile tests
 
 unit: $(STAMP)

@@ -13,7 +13,7 @@ from chalicelib.chat.metrics import api as metrics_api
 from chalicelib.chat.metrics import jobs as metrics_jobs
 from chalicelib.chat.moderation import api as moderation_api
 from chalicelib.core.schedules import Job
-from chalicelib.http import meta
+from chalicelib.http import dashboard, meta
 from chalicelib.identity import api as identity_api
 from chalicelib.platform.backups import api as backups_api
 from chalicelib.platform.backups import jobs as backups_jobs
@@ -45,7 +45,7 @@ BLUEPRINTS = [module.bp for module in (
     instances_api, keys_api, specs_api, events_api, integrity_api, blobs_api, imports_api,
     backups_api, jobs_api, checkpoints_api,
     schedules_api, sagas_api, webhooks_api, tombstones_api,
-    devices_api, moderation_api, config_api, metrics_api, health_api,
+    devices_api, moderation_api, config_api, metrics_api, health_api, dashboard,
 )]
 
 JOBS: dict[str, Job] = {job.name: job for module in (

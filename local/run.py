@@ -18,6 +18,8 @@ Environment (defaults are printed at start):
   TABLE_PREFIX, BUCKET_PREFIX, QUEUE_PREFIX (local-)
                            names of the embedded tables, buckets and queues
   READY_TIMEOUT (60)       seconds to wait for `chalice local` to answer
+  DASHBOARD_DIR            the operator dashboard's built files (default: dashboard/dist,
+                           built first when its sources changed; see local/dashboard.py)
   WEBHOOK_ALLOW_LOOPBACK (true)
                            listener deliveries may go to 127.0.0.1 / localhost (a local
                            run's receivers live there); a deployed stage never sets it
@@ -320,6 +322,8 @@ def print_howto(url: str, prepared: dict, device_address: str) -> None:
         f"Node secret (X-Node-Secret on /internal/...): {shown['NODE_SECRET'][0]}",
         f"Embedded AWS (moto): {os.environ['AWS_ENDPOINT_URL']}   "
         f"admin list: {_shown_path(os.environ['SERVER_CONFIG_FILE'])}",
+        f"Operator dashboard: {url}/dashboard/" + (
+            "" if os.environ.get("DASHBOARD_DIR") else "  (not built: npm is missing)"),
         "Scheduled functions run here at their rates ([jobs] lines). Ctrl-C stops everything.",
         "",
     ]
@@ -370,6 +374,11 @@ def main() -> int:
         say(f"tables, buckets and secrets created; admin device {result.device_address}")
 
         url = f"http://127.0.0.1:{port}"
+        if not os.environ.get("DASHBOARD_DIR"):
+            from local import dashboard
+            built = dashboard.ensure_built(say)
+            if built is not None:
+                os.environ["DASHBOARD_DIR"] = str(built)
         proc = subprocess.Popen(chalice_command(port), cwd=PROJECT_DIR, env=dict(os.environ))
         wait_ready(url, proc, float(os.environ.get("READY_TIMEOUT") or 60))
 

@@ -24,6 +24,8 @@ class Settings:
         self.server_config_file = env.get("SERVER_CONFIG_FILE", "server.toml")
         self.token_audience = env.get("TOKEN_AUDIENCE", "adminplane")
         self.version = env.get("APP_VERSION", "1.0.0")
+        # the operator dashboard's built files: a local folder (make run), else the bucket
+        self.dashboard_dir = env.get("DASHBOARD_DIR") or None
         # argon2id cost; production keeps libsodium's "interactive" limits.
         self.pwhash_profile = env.get("PASSWORD_HASH_PROFILE", "interactive")
         # tombstones: the grace period before an erasure may run (hours); never below 72

@@ -9,6 +9,7 @@ BUCKETS = {
     "backups": "event-store backups and root checkpoints",
     "exports": "audit and event exports too large for one response",
     "uploads": "files to load (JSON Lines), uploaded for data-loading jobs",
+    "dashboard": "the operator dashboard's built files (dashboard/dist), served under /dashboard/",
 }
 
 
