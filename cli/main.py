@@ -15,7 +15,7 @@ from click.shell_completion import get_completion_class
 
 from cli import __version__, device, output
 from cli.core import AdminGroup, State, command, confirm, jwt_claims, state, yes_option
-from cli.http import ApiError, Client
+from cli.http import ApiError
 from cli.profile import write_private
 
 
@@ -142,15 +142,18 @@ server_name_option = click.option(
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False),
               help="Key file to write (mode 0600): the hex of the 32-byte Ed25519 seed.")
 @server_name_option
-@click.option("--force", is_flag=True, help="Replace an existing key file.")
-def device_keygen(out, server_name, force):
+@click.option("--force", is_flag=True, help="Replace an existing key file (asks first).")
+@yes_option
+def device_keygen(out, server_name, force, yes):
     """Make a new admin device key and print its device address and public key.
 
     Add the address to [server.admins] in the server's config file and register the
     public key (POST /internal/devices) before logging in with it."""
     st = state()
-    if Path(out).exists() and not force:
-        raise click.UsageError(f"{out} exists; pass --force to replace it")
+    if Path(out).exists():
+        if not force:
+            raise click.UsageError(f"{out} exists; pass --force to replace it")
+        confirm(yes, f"Replace the key in {out}? The device it holds can no longer log in.")
     name = _server_name(st, server_name)
     if not name:
         raise click.UsageError("the server name is unknown: pass --server-name (or log in first)")

@@ -426,6 +426,7 @@ def test_device_keygen_and_login(env, stack, home, local_dir):
     assert made["device_address"] == device.address(seed, SERVER_NAME)
     assert made["public_key"] == device.public_key(seed).hex()
     run(env, "device", "keygen", "--out", str(key_file), code=2)          # never overwritten
+    run(env, "device", "keygen", "--out", str(key_file), "--force", code=1)  # asks; no tty: refused
     assert bytes.fromhex(key_file.read_text().strip()) == seed
 
     device_env = {**env, "ADMINCTL_PROFILE": str(home / "device-profile.json")}

@@ -136,3 +136,35 @@ def test_the_cli_speaks_http_only():
                 top = name.split(".")[0]
                 assert top in allowed or top in __import__("sys").stdlib_module_names, \
                     f"{path.name} imports {name}"
+
+
+class FakeJobs:
+    """A client whose job advances one step per poll."""
+
+    def __init__(self, states):
+        self.states = list(states)
+        self.polls = 0
+
+    def get(self, path):
+        self.polls += 1
+        return self.states[min(self.polls - 1, len(self.states) - 1)]
+
+
+def job(status, percent, done=0):
+    return {"id": "job_1", "kind": "import_jsonl", "status": status,
+            "progress": {"done": done, "total": 10, "percent": percent}}
+
+
+def test_wait_job_polls_until_the_job_ends(monkeypatch, capsys):
+    from cli import ops_cmds
+    monkeypatch.setattr(ops_cmds, "POLL_SECONDS", 0)
+    client = FakeJobs([job("pending", None), job("running", 40.0, 4), job("running", 90.0, 9),
+                       job("completed", 100.0, 10)])
+    done = ops_cmds.wait_job(client, "/jobs/job_1", timeout=5, show_bar=True)
+    assert done["status"] == "completed" and client.polls == 4
+    assert "import_jsonl job_1" in capsys.readouterr().err          # the bar's label
+    failing = FakeJobs([job("running", 10.0, 1), {**job("failed", 10.0, 1), "error": "bad line"}])
+    assert ops_cmds.wait_job(failing, "/jobs/job_1", timeout=5, show_bar=False)["status"] == "failed"
+    stuck = FakeJobs([job("running", 10.0, 1)])
+    with pytest.raises(ops_cmds.JobFailed, match="still running"):
+        ops_cmds.wait_job(stuck, "/jobs/job_1", timeout=0, show_bar=False)
