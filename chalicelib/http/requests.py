@@ -202,6 +202,14 @@ def query(spec: RouteSpec, request) -> dict:
     if not spec.query:
         return {}
     out, problems = {}, []
+    if spec.surface != "data":
+        # an admin listing's filters are its declared parameters: a misspelt one is
+        # refused, not ignored, so no one reads an unfiltered page as filtered (the data
+        # plane, like the platform's, ignores what it does not know)
+        known = ", ".join(sorted(spec.query))
+        problems += [{"path": name, "message": f"{name} is not a parameter of this route "
+                                               f"(known: {known})"}
+                     for name in sorted(raw) if name not in spec.query]
     for name, schema in spec.query.items():
         if name not in raw:
             if "default" in schema:
