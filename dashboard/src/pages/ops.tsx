@@ -5,16 +5,16 @@ import { ConfirmButton, ErrorBox, Loading, Section, Table, useLoad } from "../ui
 type Kind = { key: string; label: string; path: string; list: string; perm: string; filters: string[]; columns: string[]; id?: string };
 
 const KINDS: Kind[] = [
-  { key: "jobs", label: "Jobs", path: "jobs", list: "jobs", perm: "manage_ops", filters: ["kind", "status"], columns: ["id", "kind", "status", "created_at"] },
-  { key: "backups", label: "Backups", path: "backups", list: "backups", perm: "manage_ops", filters: [], columns: ["id", "status", "created_at"] },
-  { key: "checkpoints", label: "Checkpoints", path: "checkpoints", list: "checkpoints", perm: "manage_ops", filters: ["aggregate_type", "aggregate_id"], columns: ["id", "aggregate_type", "aggregate_id", "length", "created_at"] },
-  { key: "root", label: "Root checkpoints", path: "root-checkpoints", list: "root_checkpoints", perm: "manage_ops", filters: ["aggregate_type"], columns: ["id", "aggregate_type", "status", "count", "created_at"] },
-  { key: "blobs", label: "Blobs", path: "blobs", list: "blobs", perm: "manage_ops", filters: [], columns: ["name", "size", "content_type", "created_at"] },
-  { key: "scheduled", label: "Scheduled events", path: "scheduled", list: "scheduled", perm: "manage_ops", filters: ["status", "aggregate_type", "aggregate_id"], columns: ["id", "status", "event_type", "due_at"] },
-  { key: "dead", label: "Dead letters", path: "scheduled/dead", list: "dead_letters", perm: "manage_ops", filters: ["aggregate_type", "aggregate_id"], columns: ["id", "status", "event_type", "due_at"] },
-  { key: "sagas", label: "Sagas", path: "sagas", list: "sagas", perm: "manage_ops", filters: ["name", "status"], columns: ["id", "name", "status", "updated_at"] },
-  { key: "deliveries", label: "Deliveries", path: "deliveries", list: "deliveries", perm: "manage_ops", filters: ["status", "listener", "event_type", "aggregate_type"], columns: ["id", "listener", "event_type", "status", "attempts"] },
-  { key: "tombstones", label: "Tombstones", path: "tombstones", list: "tombstones", perm: "erase_data", filters: ["status", "aggregate_type"], columns: ["id", "aggregate_type", "aggregate_id", "status", "execute_after"] },
+  { key: "jobs", label: "Jobs", path: "jobs", list: "jobs", perm: "manage_ops", filters: ["kind", "status"], columns: ["id", "kind", "status", "requested_at", "requested_by", "completed_at"] },
+  { key: "backups", label: "Backups", path: "backups", list: "backups", perm: "manage_ops", filters: [], columns: ["id", "status", "requested_at", "requested_by", "events", "size", "offsite_status", "completed_at"] },
+  { key: "checkpoints", label: "Checkpoints", path: "checkpoints", list: "checkpoints", perm: "manage_ops", filters: ["aggregate_type", "aggregate_id"], columns: ["id", "aggregate_type", "aggregate_id", "length", "spec_version", "handlers_current", "created_at"] },
+  { key: "root", label: "Root checkpoints", path: "root-checkpoints", list: "root_checkpoints", perm: "manage_ops", filters: ["aggregate_type"], columns: ["id", "aggregate_type", "status", "count", "size", "cut_at", "completed_at"] },
+  { key: "blobs", label: "Blobs", path: "blobs", list: "blobs", perm: "manage_ops", filters: [], columns: ["name", "size", "content_type", "sha256", "created_at"] },
+  { key: "scheduled", label: "Scheduled events", path: "scheduled", list: "scheduled", perm: "manage_ops", filters: ["status", "aggregate_type", "aggregate_id"], columns: ["id", "status", "aggregate_type", "aggregate_id", "event_type", "due_at", "attempts"] },
+  { key: "dead", label: "Dead letters", path: "scheduled/dead", list: "dead_letters", perm: "manage_ops", filters: ["aggregate_type", "aggregate_id"], columns: ["id", "status", "aggregate_type", "aggregate_id", "event_type", "due_at", "attempts"] },
+  { key: "sagas", label: "Sagas", path: "sagas", list: "sagas", perm: "manage_ops", filters: ["name", "status"], columns: ["id", "saga", "status", "current_step", "error", "updated_at"] },
+  { key: "deliveries", label: "Deliveries", path: "deliveries", list: "deliveries", perm: "manage_ops", filters: ["status", "listener", "event_type", "aggregate_type"], columns: ["id", "listener", "status", "event_type", "aggregate_id", "attempt_count", "dead_letter"] },
+  { key: "tombstones", label: "Tombstones", path: "tombstones", list: "tombstones", perm: "erase_data", filters: ["status", "aggregate_type"], columns: ["id", "aggregate_type", "aggregate_id", "status", "reason", "requested_by", "executable_at"] },
 ];
 
 export function OpsPanel({ id }: { id: string }) {
@@ -42,7 +42,7 @@ function OpsList({ kind, base }: { kind: Kind; base: string }) {
   const cursor = cursors[cursors.length - 1];
   const list = useLoad(() => api("GET", `${base}/${kind.path}`, undefined, { query: { ...applied, limit: 25, cursor } }), [base, kind.path, JSON.stringify(applied), cursor]);
   const [error, setError] = useState<unknown>();
-  const [watch, setWatch] = useState<string | null>(null);
+  const [watch, setWatch] = useState<{ id: string; url: string } | null>(null);
   const rows: any[] = list.data?.[kind.list] ?? [];
   return (
     <div>
@@ -58,10 +58,14 @@ function OpsList({ kind, base }: { kind: Kind; base: string }) {
       {kind.key === "backups" && (
         <button onClick={async () => {
           setError(undefined);
-          try { const r = await api("POST", `${base}/backups`, {}); if (r?.job_id) setWatch(r.job_id); list.reload(); } catch (e) { setError(e); }
+          try {
+            const r = await api("POST", `${base}/backups`, {});
+            if (r?.status_url) setWatch({ id: r.backup?.id ?? r.job_id, url: r.status_url });
+            list.reload();
+          } catch (e) { setError(e); }
         }}>Start a backup</button>
       )}
-      {watch && <JobProgress base={base} jobId={watch} onDone={list.reload} />}
+      {watch && <JobProgress key={watch.id} url={watch.url} label={watch.id} onDone={list.reload} />}
       <ErrorBox error={error} />
       <ErrorBox error={list.error} />
       {list.loading && !list.data && <Loading />}
@@ -70,7 +74,7 @@ function OpsList({ kind, base }: { kind: Kind; base: string }) {
           rows={rows}
           empty={`No ${kind.label.toLowerCase()} here.`}
           columns={kind.columns}
-          actions={(r) => <RowActions kind={kind} base={base} row={r} onChange={list.reload} onWatch={setWatch} />}
+          actions={(r) => <RowActions kind={kind} base={base} row={r} onChange={list.reload} onWatch={(id) => setWatch({ id, url: `${base}/jobs/${encodeURIComponent(id)}` })} />}
         />
       )}
       <div className="row">
@@ -87,7 +91,10 @@ function RowActions({ kind, base, row, onChange, onWatch }: { kind: Kind; base: 
   const del = () => api("DELETE", `${base}/${kind.path}/${rid}`).then(onChange);
   switch (kind.key) {
     case "jobs":
-      return row.status === "running" || row.status === "pending" ? <button onClick={() => onWatch(row.id)}>Watch progress</button> : null;
+      return (<>
+        {typeof row.progress?.percent === "number" && <progress max={100} value={row.progress.percent} aria-label={`Job ${row.id} progress`} />}{" "}
+        {row.status === "running" || row.status === "pending" || row.status === "queued" ? <button onClick={() => onWatch(row.id)}>Watch progress</button> : null}
+      </>);
     case "backups":
       return (<>
         <ConfirmButton label="Restore" what={`Restore backup ${row.id} into this environment (a long job).`} onConfirm={() => post("restore")} />{" "}
@@ -120,7 +127,8 @@ function RowActions({ kind, base, row, onChange, onWatch }: { kind: Kind; base: 
   return null;
 }
 
-export function JobProgress({ base, jobId, onDone }: { base: string; jobId: string; onDone?: () => void }) {
+/** A long job's live state, polled each second from its status URL until it ends. */
+export function JobProgress({ url, label, onDone }: { url: string; label: string; onDone?: () => void }) {
   const [job, setJob] = useState<any>();
   const [error, setError] = useState<unknown>();
   useEffect(() => {
@@ -128,10 +136,11 @@ export function JobProgress({ base, jobId, onDone }: { base: string; jobId: stri
     let timer: number;
     const tick = async () => {
       try {
-        const j = await api("GET", `${base}/jobs/${encodeURIComponent(jobId)}`);
+        const got = await api("GET", url);
+        const j = got?.job ?? got?.backup ?? got;
         if (stop) return;
         setJob(j);
-        if (j.status === "completed" || j.status === "failed" || j.status === "cancelled") return onDone?.();
+        if (["completed", "failed", "cancelled"].includes(j?.status)) return onDone?.();
       } catch (e) {
         if (!stop) setError(e);
         return;
@@ -140,13 +149,13 @@ export function JobProgress({ base, jobId, onDone }: { base: string; jobId: stri
     };
     tick();
     return () => { stop = true; window.clearTimeout(timer); };
-  }, [base, jobId]);
+  }, [url]);
   const pct = job?.progress?.percent;
   return (
     <div className="job" role="status" aria-live="polite">
-      Job {jobId}: {job?.status ?? "…"}
-      {typeof pct === "number" && <> <progress max={100} value={pct} aria-label={`Job ${jobId} progress`} /> {pct.toFixed(1)}%</>}
-      {job?.error && <span className="error"> {typeof job.error === "string" ? job.error : JSON.stringify(job.error)}</span>}
+      {label}: <strong>{job?.status ?? "…"}</strong>
+      {typeof pct === "number" && <> <progress max={100} value={pct} aria-label={`${label} progress`} /> {pct.toFixed(1)}%</>}
+      {job?.error && <span className="error-text"> {typeof job.error === "string" ? job.error : JSON.stringify(job.error)}</span>}
       <ErrorBox error={error} />
     </div>
   );
