@@ -71,9 +71,11 @@ export function can(s: Session | null, permission: string): boolean {
 function scheduleRefresh() {
   window.clearTimeout(refreshTimer);
   if (!session) return;
-  const inMs = Math.max(5_000, (session.expiresAt - 60) * 1000 - Date.now());
+  const inMs = Math.max(1_000, (session.expiresAt - 60) * 1000 - Date.now());
   refreshTimer = window.setTimeout(refresh, Math.min(inMs, 2 ** 31 - 1));
 }
+
+scheduleRefresh(); // a session restored from this tab's storage is kept fresh too
 
 export async function refresh() {
   if (!session) return;

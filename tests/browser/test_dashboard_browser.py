@@ -316,6 +316,13 @@ def test_a_timeseries_chart_draws_pushed_points(ui, stack):
     assert pushed.status_code == 202, pushed.text
     page = ui.page
     ui.login_operator()
+    # a token a minute from its expiry is refreshed (same session, new token), reload or not
+    first = page.evaluate("""() => { const s = JSON.parse(sessionStorage.getItem('adminplane.session'));
+        s.expiresAt = Math.floor(Date.now() / 1000) + 30;
+        sessionStorage.setItem('adminplane.session', JSON.stringify(s)); return s.token; }""")
+    page.reload()
+    page.wait_for_function("t => JSON.parse(sessionStorage.getItem('adminplane.session')).token !== t",
+                           arg=first, timeout=10_000)
     ui.nav("Metrics")
     chart = page.locator('section[data-metric="messages_sent"]')
     chart.locator("canvas").wait_for()
