@@ -28,6 +28,7 @@ api: $(STAMP)
 	$(PY) -m pytest -q tests/api
 
 e2e: $(STAMP)
+	$(PY) -m local.dashboard || true
 	$(PY) -m pytest -q tests/e2e
 
 bench: $(STAMP)

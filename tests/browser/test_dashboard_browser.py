@@ -77,6 +77,7 @@ def stack(tmp_path_factory):
         assert registered.status_code in (200, 201), registered.text
         running.admin_key_file = tmp / "admin_device.key"
         running.admin_key_file.write_text(running.device_key.encode().hex() + "\n")
+        running.viewer_address = viewer_address
         running.viewer_key_file = tmp / "viewer_device.key"
         running.viewer_key_file.write_text(viewer.encode().hex() + "\n")
         yield running
@@ -296,6 +297,12 @@ def test_device_login_config_change_is_in_the_audit_log(ui, stack):
     ui.shot("health")
     ui.nav("Moderation")
     page.get_by_role("cell", name="evil.example.org").wait_for()
+    verify = page.get_by_role("region", name="Verify a device")
+    verify.get_by_label("Device address").fill(stack.viewer_address)
+    verify.get_by_label("Reason").fill("known operator")
+    verify.get_by_role("button", name="Verify").click()
+    verify.get_by_role("status").get_by_text('"trust_tier": "Verified"').wait_for()
+    ui.shot("moderation")
     ui.no_script_ran()
     ui.axe()
     token_in_page = page.evaluate("JSON.parse(sessionStorage.getItem('adminplane.session')).token")
