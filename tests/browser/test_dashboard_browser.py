@@ -99,6 +99,7 @@ class Page:
         self.page, self.url, self.out = page, url, out
         self.errors: list[str] = []
         page.on("pageerror", lambda e: self.errors.append(str(e)))
+        page.on("console", lambda m: "Content Security Policy" in m.text and self.errors.append(m.text))
         page.on("dialog", lambda d: (self.errors.append(f"dialog: {d.message}"), d.dismiss()))
 
     def go(self, path=""):
