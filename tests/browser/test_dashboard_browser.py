@@ -234,6 +234,20 @@ def test_operator_creates_an_instance_deploys_specs_and_a_key(ui, stack):
     page.get_by_role("tab", name="API keys").click()
     page.get_by_role("cell", name="Production Backend").wait_for()
     assert key not in page.content()  # shown once: the list has its prefix only
+    page.get_by_role("button", name="Rotate", exact=True).click()
+    page.get_by_role("group", name="Confirm Rotate").get_by_text("keeps working 3600 s").wait_for()
+    page.get_by_role("button", name="Yes, rotate").click()
+    page.get_by_test_id("new-key").get_by_text("the old key works until").wait_for()
+    assert page.get_by_test_id("new-key").locator("code.keytext").inner_text() != key
+    page.get_by_role("button", name="I have stored it").click()
+    page.get_by_role("row").filter(has_text="Production Backend").nth(1).wait_for()
+    page.get_by_label("Revocation time for Production Backend").first.fill("2030-01-01T00:00")
+    page.get_by_role("button", name="Schedule revocation").first.click()
+    page.get_by_role("cell", name="2030-01-01", exact=False).first.wait_for()
+    page.get_by_role("button", name="Revoke", exact=True).first.click()
+    page.get_by_role("group", name="Confirm Revoke").get_by_text("stops working at once").wait_for()
+    page.get_by_role("button", name="Yes, revoke").click()
+    page.get_by_text("revoked", exact=True).first.wait_for()
     ui.no_script_ran()
 
     page.get_by_role("tab", name="Operations").click()
